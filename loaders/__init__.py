@@ -1,0 +1,17 @@
+"""Request-scoped batch loaders, grouped by domain (``context.loaders.catalog``)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from loaders.catalog import CatalogLoaders
+
+__all__ = ["Loaders"]
+
+
+class Loaders:
+    """A fresh set per request: aiodataloader binds the running loop and caches per request."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.catalog = CatalogLoaders(pool)

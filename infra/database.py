@@ -1,0 +1,108 @@
+"""The PostgreSQL connection pool, on an external server or an embedded one.
+
+When ``REVENGE_DATABASE_URL`` is unset, Revenge runs its own PostgreSQL (the ``pgserver``
+wheel) in ``<data dir>/postgres``: started with the process, stopped when the last process
+using that folder exits, so the CLI can work beside a running server on the same data dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from infra.migrations import migrate_up
+from infra.settings import Settings
+
+__all__ = ["Database", "EmbeddedPostgres", "open_database", "start_embedded_postgres"]
+
+EMBEDDED_DATABASE = "revenge"
+
+
+@dataclass(slots=True)
+class EmbeddedPostgres:
+    """A handle on the embedded server; ``stop`` releases it (the server stops with the last)."""
+
+    server: Any
+    url: str
+
+    def stop(self) -> None:
+        self.server.cleanup()
+
+
+def _start_embedded(directory: Path) -> EmbeddedPostgres:
+    from pgserver import get_server  # type: ignore[attr-defined]
+
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    directory.mkdir(parents=True, exist_ok=True)
+    server = get_server(directory, cleanup_mode="stop")
+    exists = server.psql(
+        f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"
+    ).strip()
+    if "1 row" not in exists:
+        server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
+    return EmbeddedPostgres(server=server, url=str(server.get_uri(EMBEDDED_DATABASE)))
+
+
+async def start_embedded_postgres(directory: Path) -> EmbeddedPostgres:
+    """Start (or join) the embedded server in ``directory``; blocking work runs in a thread."""
+    return await asyncio.to_thread(_start_embedded, directory)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+@dataclass(slots=True)
+class Database:
+    pool: asyncpg.Pool
+    url: str
+    embedded: EmbeddedPostgres | None = None
+    migrated: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        await self.pool.close()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+
+
+async def create_pool(url: str, min_size: int, max_size: int) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=min(min_size, max_size),
+        max_size=max_size,
+        init=_init_connection,
+        command_timeout=60,
+    )
+    assert pool is not None
+    return pool
+
+
+async def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """Open the pool (starting the embedded server if needed) and apply pending migrations."""
+    embedded: EmbeddedPostgres | None = None
+    url = settings.database_url
+    if url is None:
+        embedded = await start_embedded_postgres(settings.embedded_database_dir)
+        url = embedded.url
+    try:
+        pool = await create_pool(
+            url, settings.database_pool_min_conns, settings.database_pool_max_conns
+        )
+    except BaseException:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        raise
+    database = Database(pool=pool, url=url, embedded=embedded)
+    if migrate:
+        async with pool.acquire() as conn:
+            await migrate_up(conn)
+        database.migrated = True
+    return database

@@ -1,0 +1,241 @@
+"""Typed, frozen settings read once at start-up.
+
+Precedence: built-in defaults < YAML file named by ``REVENGE_CONFIG`` < ``REVENGE_*``
+environment variables. Each setting has one environment name and one dotted YAML path
+(``REVENGE_SERVER_PORT`` ↔ ``server.port``). A bad value raises ``SettingsError`` whose
+message is one line naming the key and the problem; the CLI prints it and exits.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import platformdirs
+import yaml
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+
+class SettingsError(Exception):
+    """A setting has a value Revenge cannot use; the message names the key."""
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    server_host: str = "127.0.0.1"
+    server_port: int = 8080
+    database_url: str | None = None
+    database_pool_min_conns: int = 1
+    database_pool_max_conns: int = 10
+    cache_url: str | None = None
+    data_dir: str = ""
+    log_level: str = "info"
+    log_format: str = "text"
+    dev_mode: bool = False
+    probe_workers: int = 0
+    probe_timeout_seconds: float = 30.0
+    graphql_max_depth: int = 15
+    graphql_max_tokens: int = 5000
+
+    @property
+    def embedded_database_dir(self) -> Path:
+        return Path(self.data_dir) / "postgres"
+
+    @property
+    def effective_probe_workers(self) -> int:
+        return self.probe_workers or max(1, os.cpu_count() or 1)
+
+
+def _as_str(value: Any) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValueError(f"must be a string, got {value!r}")
+    return str(value).strip()
+
+
+def _as_int(low: int, high: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"must be an integer, got {value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}, got {number}")
+        return number
+
+    return convert
+
+
+def _as_float(low: float, high: float) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError(f"must be a number, got {value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}, got {number}")
+        return number
+
+    return convert
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"must be true or false, got {value!r}")
+
+
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        text = _as_str(value).lower()
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return text
+
+    return convert
+
+
+def _url(*schemes: str) -> Callable[[Any], str | None]:
+    def convert(value: Any) -> str | None:
+        text = _as_str(value)
+        if not text:
+            return None
+        parsed = urlparse(text)
+        if parsed.scheme not in schemes:
+            raise ValueError(
+                f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
+            )
+        return text
+
+    return convert
+
+
+def _directory(value: Any) -> str:
+    text = _as_str(value)
+    if not text:
+        raise ValueError("must not be empty")
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{text!r} exists and is not a directory")
+    return str(path.resolve())
+
+
+def _host(value: Any) -> str:
+    text = _as_str(value)
+    if not text or any(c.isspace() for c in text):
+        raise ValueError(f"must be a host name or address, got {value!r}")
+    return text
+
+
+# field name -> (environment variable, YAML path, converter)
+_SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
+    "server_host": ("REVENGE_SERVER_HOST", "server.host", _host),
+    "server_port": ("REVENGE_SERVER_PORT", "server.port", _as_int(1, 65535)),
+    "database_url": ("REVENGE_DATABASE_URL", "database.url", _url("postgresql", "postgres")),
+    "database_pool_min_conns": (
+        "REVENGE_DATABASE_POOL_MIN_CONNS",
+        "database.pool_min_conns",
+        _as_int(0, 1000),
+    ),
+    "database_pool_max_conns": (
+        "REVENGE_DATABASE_POOL_MAX_CONNS",
+        "database.pool_max_conns",
+        _as_int(1, 1000),
+    ),
+    "cache_url": ("REVENGE_CACHE_URL", "cache.url", _url("redis", "rediss", "unix")),
+    "data_dir": ("REVENGE_DATA_DIR", "data_dir", _directory),
+    "log_level": ("REVENGE_LOG_LEVEL", "log.level", _one_of(*LOG_LEVELS)),
+    "log_format": ("REVENGE_LOG_FORMAT", "log.format", _one_of("json", "text")),
+    "dev_mode": ("REVENGE_DEV_MODE", "dev_mode", _as_bool),
+    "probe_workers": ("REVENGE_PROBE_WORKERS", "scanner.probe_workers", _as_int(0, 256)),
+    "probe_timeout_seconds": (
+        "REVENGE_PROBE_TIMEOUT_SECONDS",
+        "scanner.probe_timeout_seconds",
+        _as_float(0.1, 3600),
+    ),
+    "graphql_max_depth": ("REVENGE_GRAPHQL_MAX_DEPTH", "graphql.max_depth", _as_int(2, 100)),
+    "graphql_max_tokens": (
+        "REVENGE_GRAPHQL_MAX_TOKENS",
+        "graphql.max_tokens",
+        _as_int(50, 1_000_000),
+    ),
+}
+
+_ENV_NAMES = {env for env, _, _ in _SPEC.values()} | {"REVENGE_CONFIG"}
+
+
+def _lookup(tree: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    node: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _read_yaml(path: str) -> Mapping[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            loaded = yaml.safe_load(handle)
+    except OSError as error:
+        raise SettingsError(f"REVENGE_CONFIG: cannot read {path!r}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SettingsError(f"REVENGE_CONFIG: {path!r} is not valid YAML{where}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, Mapping):
+        raise SettingsError(f"REVENGE_CONFIG: {path!r} must hold a mapping at the top level")
+    return loaded
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from defaults, the YAML file and the environment, in that order."""
+    env = os.environ if environ is None else environ
+    for name in env:
+        if (
+            name.startswith("REVENGE_")
+            and name not in _ENV_NAMES
+            and not name.startswith(("REVENGE_TEST_", "REVENGE_BENCH_"))
+        ):
+            raise SettingsError(f"{name}: unknown setting")
+    tree: Mapping[str, Any] = {}
+    config_path = env.get("REVENGE_CONFIG")
+    if config_path:
+        tree = _read_yaml(config_path)
+    values: dict[str, Any] = {}
+    for field in fields(Settings):
+        env_name, yaml_path, convert = _SPEC[field.name]
+        raw: Any
+        if env_name in env:
+            raw, key = env[env_name], env_name
+        else:
+            found, raw = _lookup(tree, yaml_path)
+            if not found:
+                continue
+            key = f"{yaml_path} (in {config_path})"
+        try:
+            values[field.name] = convert(raw)
+        except ValueError as error:
+            raise SettingsError(f"{key}: {error}") from None
+    if "data_dir" not in values:
+        values["data_dir"] = platformdirs.user_data_dir("revenge", appauthor=False)
+    settings = Settings(**values)
+    if settings.database_pool_min_conns > settings.database_pool_max_conns:
+        raise SettingsError(
+            "REVENGE_DATABASE_POOL_MIN_CONNS: must not exceed REVENGE_DATABASE_POOL_MAX_CONNS"
+        )
+    return settings

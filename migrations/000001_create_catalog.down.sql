@@ -1,0 +1,13 @@
+DROP FUNCTION IF EXISTS revenge_refresh_search(uuid[]);
+DROP TABLE IF EXISTS library_scans;
+DROP TABLE IF EXISTS media_item_people;
+DROP TABLE IF EXISTS people;
+DROP TABLE IF EXISTS media_item_genres;
+DROP TABLE IF EXISTS genres;
+DROP TABLE IF EXISTS media_images;
+DROP TABLE IF EXISTS media_streams;
+DROP TABLE IF EXISTS media_files;
+DROP TABLE IF EXISTS media_items;
+DROP TABLE IF EXISTS libraries;
+DROP FUNCTION IF EXISTS revenge_touch_updated_at();
+DROP FUNCTION IF EXISTS revenge_uuid_v7();

@@ -1,0 +1,29 @@
+"""The request context every subgraph field reads (``info.context``).
+
+Built by the gateway for each HTTP request or WebSocket operation: a fresh set of loaders, the
+shared pool, bus, settings and services. Subgraphs read it; they never build one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from infra.bus import EventBus
+from infra.settings import Settings
+from loaders import Loaders
+
+__all__ = ["Context"]
+
+
+@dataclass(slots=True, eq=False)
+class Context:
+    pool: asyncpg.Pool
+    loaders: Loaders
+    bus: EventBus
+    settings: Settings
+    services: dict[str, Any]
+    request_id: str
+    state: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra.settings import SettingsError, load_settings
+
+
+def test_defaults_when_nothing_is_set(tmp_path: Path) -> None:
+    settings = load_settings({"REVENGE_DATA_DIR": str(tmp_path)})
+    assert settings.server_host == "127.0.0.1"
+    assert settings.server_port == 8080
+    assert settings.database_url is None
+    assert settings.cache_url is None
+    assert settings.log_format == "text"
+    assert settings.data_dir == str(tmp_path.resolve())
+
+
+def test_environment_overrides_yaml_which_overrides_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "revenge.yaml"
+    config.write_text("server:\n  port: 9000\n  host: 0.0.0.0\nlog:\n  format: json\n")
+    settings = load_settings(
+        {"REVENGE_CONFIG": str(config), "REVENGE_SERVER_PORT": "9100", "REVENGE_DATA_DIR": "/tmp"}
+    )
+    assert settings.server_port == 9100
+    assert settings.server_host == "0.0.0.0"
+    assert settings.log_format == "json"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"REVENGE_SERVER_PORT": "eighty"}, "REVENGE_SERVER_PORT: must be an integer, got 'eighty'"),
+        ({"REVENGE_SERVER_PORT": "70000"}, "REVENGE_SERVER_PORT: must be between 1 and 65535"),
+        ({"REVENGE_LOG_FORMAT": "xml"}, "REVENGE_LOG_FORMAT: must be one of json, text"),
+        ({"REVENGE_DATABASE_URL": "mysql://x"}, "REVENGE_DATABASE_URL: must be a URL starting"),
+        ({"REVENGE_DATABASE_POOL_MAX_CONNS": "0"}, "REVENGE_DATABASE_POOL_MAX_CONNS: must be"),
+        ({"REVENGE_SERVR_PORT": "1"}, "REVENGE_SERVR_PORT: unknown setting"),
+    ],
+)
+def test_a_bad_value_names_the_key_in_one_line(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"REVENGE_DATA_DIR": "/tmp", **environ})
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("server: [unclosed\n")
+    with pytest.raises(SettingsError, match="REVENGE_CONFIG: .*not valid YAML"):
+        load_settings({"REVENGE_CONFIG": str(config)})
+
+
+def test_yaml_value_errors_name_the_yaml_key(tmp_path: Path) -> None:
+    config = tmp_path / "revenge.yaml"
+    config.write_text("server:\n  port: nope\n")
+    with pytest.raises(SettingsError, match=r"^server\.port \(in .*\): must be an integer"):
+        load_settings({"REVENGE_CONFIG": str(config)})
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    settings = load_settings({"REVENGE_DATA_DIR": str(tmp_path)})
+    with pytest.raises(AttributeError):
+        settings.server_port = 1  # type: ignore[misc]
