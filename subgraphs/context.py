@@ -18,7 +18,7 @@ from loaders import Loaders
 __all__ = ["Context"]
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, weakref_slot=True)
 class Context:
     pool: asyncpg.Pool
     loaders: Loaders

@@ -1,0 +1,171 @@
+"""The Starlette application: lifespan, middleware and routes.
+
+The lifespan opens what lives as long as the process (database pool, embedded PostgreSQL,
+bus, scan service) and closes it; requests get a fresh ``Context`` with their own loaders.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.graphql_http import graphql_routes
+from gateway.health import health_routes
+from gateway.media_routes import media_routes
+from gateway.schema import composed_schema
+from infra.bus import InProcessBus
+from infra.database import Database, open_database
+from infra.metrics import METRICS_CONTENT_TYPE, Metrics
+from infra.settings import Settings
+from loaders import Loaders
+from resolvers.catalog.bootstrap import LibrarySpec, ensure_library
+from resolvers.catalog.scanning import ScanService
+from subgraphs.context import Context
+
+__all__ = ["create_app"]
+
+log = structlog.get_logger("revenge.gateway")
+
+StartupHook = Callable[[Starlette], Awaitable[None]]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    libraries: Sequence[LibrarySpec] = (),
+    database: Database | None = None,
+    on_started: StartupHook | None = None,
+) -> Starlette:
+    """Build the app. ``database`` lets tests share one pool; otherwise the lifespan opens it."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.started = False
+        owned = database is None
+        db = database if database is not None else await open_database(settings)
+        bus = InProcessBus()
+        scans = ScanService(
+            db.pool,
+            bus,
+            probe_workers=settings.effective_probe_workers,
+            probe_timeout_s=settings.probe_timeout_seconds,
+        )
+        app.state.database = db
+        app.state.bus = bus
+        app.state.services = {"scans": scans}
+        try:
+            await scans.recover()
+            for spec in libraries:
+                library_id, created = await ensure_library(db.pool, spec)
+                log.info("library", path=spec.path, kind=spec.kind, created=created)
+                await scans.start(library_id)
+            app.state.started = True
+            if on_started is not None:
+                await on_started(app)
+            yield
+        finally:
+            await scans.close()
+            await bus.close()
+            if owned:
+                await db.close()
+
+    async def context_factory(connection: HTTPConnection, params: Any = None) -> Context:
+        state = connection.app.state
+        return Context(
+            pool=state.database.pool,
+            loaders=Loaders(state.database.pool),
+            bus=state.bus,
+            settings=settings,
+            services=state.services,
+            request_id=connection.scope.get("revenge.request_id") or uuid.uuid4().hex,
+        )
+
+    metrics = Metrics()
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+    routes = [
+        *health_routes(),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *media_routes(),
+        *graphql_routes(
+            composed_schema(),
+            context_factory,
+            dev_mode=settings.dev_mode,
+            max_depth=settings.graphql_max_depth,
+            max_tokens=settings.graphql_max_tokens,
+        ),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(_RequestIdMiddleware, metrics=metrics)],
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    return app
+
+
+class _RequestIdMiddleware:
+    """Gives each request an id (honouring ``X-Request-Id``), logs it, counts it."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        scope["revenge.request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+            if scope["type"] == "http":
+                route = _route_label(scope["path"])
+                self.metrics.http_requests.labels(scope["method"], route, str(status)).inc()
+                self.metrics.http_duration.labels(scope["method"], route).observe(
+                    time.perf_counter() - started
+                )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            text: str = value.decode("latin-1")[:128]
+            return text if text.isprintable() else None
+    return None
+
+
+def _route_label(path: str) -> str:
+    for prefix in ("/health", "/images", "/graphql", "/metrics"):
+        if path.startswith(prefix):
+            return prefix
+    return "other"

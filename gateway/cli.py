@@ -1,0 +1,177 @@
+"""The ``revenge`` command line: serve, worker-less maintenance, and the naming tool."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from infra.errors import RevengeError
+from infra.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    name="revenge",
+    help="Revenge: a self-hosted media server with a federated GraphQL API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        typer.echo(f"revenge: {error}", err=True)
+        raise typer.Exit(2) from None
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def _run(coroutine: Callable[[], Coroutine[Any, Any, int]]) -> None:
+    try:
+        code = asyncio.run(coroutine())
+    except RevengeError as error:
+        typer.echo(f"revenge: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(
+    library: Annotated[
+        list[str] | None,
+        typer.Option("--library", "-l", help="KIND:PATH (movies, tv, music); repeatable"),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="overrides REVENGE_SERVER_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="overrides REVENGE_SERVER_PORT")] = None,
+) -> None:
+    """Run the gateway with every subgraph in-process (embedded PostgreSQL by default)."""
+    from gateway.serve import run_server
+    from resolvers.catalog.bootstrap import parse_library_spec
+
+    settings = _settings(server_host=host, server_port=port)
+    try:
+        specs = [parse_library_spec(text) for text in library or []]
+    except RevengeError as error:
+        typer.echo(f"revenge: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(run_server(settings, specs))
+
+
+@app.command()
+def migrate(
+    direction: Annotated[str, typer.Argument(help="up, down or status")] = "up",
+    steps: Annotated[int, typer.Option(help="how many migrations 'down' reverts")] = 1,
+) -> None:
+    """Apply, revert or list database migrations."""
+    from infra.database import open_database
+    from infra.migrations import migrate_down, migrate_status, migrate_up
+
+    if direction not in ("up", "down", "status"):
+        typer.echo("revenge: migrate takes up, down or status", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def main() -> int:
+        database = await open_database(settings, migrate=False)
+        try:
+            async with database.pool.acquire() as conn:
+                if direction == "up":
+                    applied = await migrate_up(conn)
+                    typer.echo(f"applied: {applied or 'nothing to do'}")
+                elif direction == "down":
+                    reverted = await migrate_down(conn, steps)
+                    typer.echo(f"reverted: {reverted or 'nothing to do'}")
+                else:
+                    for status in await migrate_status(conn):
+                        mark = "applied" if status.applied else "pending"
+                        typer.echo(f"{status.version:06d}  {status.name:40s} {mark}")
+        finally:
+            await database.close()
+        return 0
+
+    _run(main)
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option(help="where to write (default: schema.graphql)")
+    ] = None,
+    check: Annotated[bool, typer.Option(help="exit 1 if the file is stale")] = False,
+) -> None:
+    """Write the composed public schema (schema.graphql)."""
+    from gateway.schema import SCHEMA_FILE, composed_schema
+
+    target = output or SCHEMA_FILE
+    sdl = composed_schema().sdl()
+    if check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != sdl:
+            typer.echo(f"{target} is stale: run 'revenge schema'", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{target} is up to date")
+        return
+    target.write_text(sdl, encoding="utf-8")
+    typer.echo(f"wrote {target}")
+
+
+@app.command()
+def subgraph(
+    name: Annotated[str, typer.Argument(help="catalog, …")],
+    port: Annotated[int, typer.Option(help="port to listen on")] = 4001,
+    host: Annotated[str | None, typer.Option(help="overrides REVENGE_SERVER_HOST")] = None,
+) -> None:
+    """Serve one subgraph alone as a federation service (_service, _entities)."""
+    from gateway.serve import run_subgraph
+
+    settings = _settings(server_host=host, server_port=port)
+    raise typer.Exit(run_subgraph(settings, name))
+
+
+@app.command()
+def scan(
+    library: Annotated[str, typer.Argument(help="library name or id")],
+    full: Annotated[bool, typer.Option(help="probe every file again")] = False,
+) -> None:
+    """Scan one library now and show its progress."""
+    from gateway.serve import scan_once
+
+    settings = _settings()
+    _run(lambda: scan_once(settings, library, full=full))
+
+
+@app.command()
+def naming(
+    paths: Annotated[list[str], typer.Argument(help="paths to identify")],
+    kind: Annotated[str, typer.Option(help="movies, tv or music")] = "movies",
+    root: Annotated[str | None, typer.Option(help="the library root the paths sit under")] = None,
+) -> None:
+    """Print how each path would be identified, one JSON object per line."""
+    from media.naming import LibraryKind, identify
+
+    try:
+        library_kind = LibraryKind(kind)
+    except ValueError:
+        typer.echo("revenge: --kind must be movies, tv or music", err=True)
+        raise typer.Exit(2) from None
+    for path in paths:
+        typer.echo(identify(os.path.abspath(path) if root else path, library_kind, root).to_json())
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Health probes: live (the process answers), ready (database reachable, migrations applied),
+startup (the lifespan finished)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from infra.migrations import current_version, load_migrations
+
+__all__ = ["health_routes"]
+
+
+async def live(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def startup(request: Request) -> JSONResponse:
+    started = getattr(request.app.state, "started", False)
+    return JSONResponse(
+        {"status": "ok" if started else "starting"}, status_code=200 if started else 503
+    )
+
+
+async def ready(request: Request) -> JSONResponse:
+    database = getattr(request.app.state, "database", None)
+    if database is None:
+        return JSONResponse({"status": "starting", "database": "not open"}, status_code=503)
+    try:
+        async with asyncio.timeout(2):
+            async with database.pool.acquire() as conn:
+                version, dirty = await current_version(conn)
+    except (TimeoutError, OSError, Exception):
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    latest = load_migrations()[-1].version
+    if dirty or version != latest:
+        return JSONResponse(
+            {"status": "unavailable", "database": "ok", "migrations": f"at {version} of {latest}"},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "database": "ok", "migrations": version})
+
+
+def health_routes() -> list[Route]:
+    return [
+        Route("/health/live", live, methods=["GET", "HEAD"]),
+        Route("/health/ready", ready, methods=["GET", "HEAD"]),
+        Route("/health/startup", startup, methods=["GET", "HEAD"]),
+    ]

@@ -1,0 +1,211 @@
+"""Running things for the CLI: the server, one subgraph alone, a one-off scan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+import uvicorn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Route, WebSocketRoute
+
+from infra.bus import EventBus, InProcessBus
+from infra.database import open_database
+from infra.errors import NotFound
+from infra.logging import configure_logging
+from infra.settings import Settings
+from loaders import Loaders
+from resolvers.catalog.bootstrap import LibrarySpec, find_library
+from resolvers.catalog.scanning import FINISHED, ScanService
+from subgraphs.context import Context
+
+__all__ = ["run_server", "run_subgraph", "scan_once"]
+
+log = structlog.get_logger("revenge")
+
+
+def _uvicorn(app: Any, settings: Settings) -> int:
+    config = uvicorn.Config(
+        app,
+        host=settings.server_host,
+        port=settings.server_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        ws="websockets-sansio",
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+def run_server(settings: Settings, libraries: list[LibrarySpec]) -> int:
+    from gateway.app import create_app
+
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def on_started(app: Starlette) -> None:
+        log.info(
+            "revenge is serving",
+            url=f"http://{settings.server_host}:{settings.server_port}/graphql",
+            database="embedded" if settings.database_url is None else "external",
+        )
+        scans: ScanService = app.state.services["scans"]
+        for spec in libraries:
+            library_id = await find_library(app.state.database.pool, spec.path)
+            if library_id is None:
+                library_id = await _library_for_path(app, spec.path)
+            if library_id is not None:
+                asyncio.get_running_loop().create_task(
+                    show_progress(app.state.bus, library_id, spec.path, scans)
+                )
+
+    return _uvicorn(create_app(settings, libraries=libraries, on_started=on_started), settings)
+
+
+async def _library_for_path(app: Starlette, path: str) -> uuid.UUID | None:
+    found: uuid.UUID | None = await app.state.database.pool.fetchval(
+        "SELECT id FROM libraries WHERE $1 = ANY(root_paths) LIMIT 1", path
+    )
+    return found
+
+
+async def show_progress(
+    bus: EventBus, library_id: uuid.UUID, label: str, scans: ScanService | None = None
+) -> dict[str, Any] | None:
+    """Follow a library's scan: a progress bar on a terminal, log lines otherwise."""
+    last: dict[str, Any] | None = None
+    tty = sys.stderr.isatty()
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "new {task.fields[new]} changed {task.fields[changed]} failed {task.fields[failed]}"
+        ),
+        TimeElapsedColumn(),
+        transient=False,
+        disable=not tty,
+    )
+    task = progress.add_task(label, total=None, new=0, changed=0, failed=0)
+    with progress:
+        async for event in bus.subscribe(f"library_scan:{library_id}"):
+            last = event
+            done = event["files_new"] + event["files_changed"] + event["files_moved"]
+            done += event["files_seen"] - done if event["status"] in FINISHED else 0
+            progress.update(
+                task,
+                total=event["files_seen"] or None,
+                completed=min(done, event["files_seen"]),
+                new=event["files_new"],
+                changed=event["files_changed"],
+                failed=event["files_failed"],
+            )
+            if not tty:
+                log.info(
+                    "scan progress",
+                    library=label,
+                    status=event["status"],
+                    seen=event["files_seen"],
+                    new=event["files_new"],
+                    changed=event["files_changed"],
+                    moved=event["files_moved"],
+                    removed=event["files_removed"],
+                    failed=event["files_failed"],
+                )
+            if event["status"] in FINISHED:
+                break
+    return last
+
+
+async def scan_once(settings: Settings, library: str, *, full: bool) -> int:
+    configure_logging(settings.log_level, settings.log_format)
+    database = await open_database(settings)
+    bus = InProcessBus()
+    scans = ScanService(
+        database.pool,
+        bus,
+        probe_workers=settings.effective_probe_workers,
+        probe_timeout_s=settings.probe_timeout_seconds,
+    )
+    try:
+        library_id = await find_library(database.pool, library)
+        if library_id is None:
+            raise NotFound(f"no library named {library!r}")
+        watcher = asyncio.create_task(show_progress(bus, library_id, library))
+        await asyncio.sleep(0)
+        scan_id = await scans.start(library_id, full=full)
+        await scans.wait(scan_id)
+        with contextlib.suppress(asyncio.TimeoutError):
+            last = await asyncio.wait_for(watcher, 5)
+            if last is not None and last["status"] != "completed":
+                print(f"revenge: scan {last['status']}: {last.get('error')}", file=sys.stderr)
+                return 1
+        return 0
+    finally:
+        await scans.close()
+        await database.close()
+
+
+def run_subgraph(settings: Settings, name: str) -> int:
+    """One subgraph as a standalone federation service, as a router would reach it."""
+    from strawberry.asgi import GraphQL
+
+    from gateway.schema import subgraph_schema
+
+    configure_logging(settings.log_level, settings.log_format)
+    schema = subgraph_schema(name)
+    state: dict[str, Any] = {}
+
+    class SubgraphGraphQL(GraphQL):  # type: ignore[misc,type-arg]
+        async def get_context(self, request: Any, response: Any = None) -> Context:
+            return Context(
+                pool=state["database"].pool,
+                loaders=Loaders(state["database"].pool),
+                bus=state["bus"],
+                settings=settings,
+                services=state["services"],
+                request_id=uuid.uuid4().hex,
+            )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state["database"] = await open_database(settings)
+        state["bus"] = InProcessBus()
+        scans = ScanService(
+            state["database"].pool,
+            state["bus"],
+            probe_workers=settings.effective_probe_workers,
+            probe_timeout_s=settings.probe_timeout_seconds,
+        )
+        state["services"] = {"scans": scans}
+        try:
+            yield
+        finally:
+            await scans.close()
+            await state["database"].close()
+
+    async def live(request: Request) -> Any:
+        from starlette.responses import JSONResponse
+
+        return JSONResponse({"status": "ok", "subgraph": name})
+
+    graphql_app = SubgraphGraphQL(schema, allow_queries_via_get=True)
+    app = Starlette(
+        routes=[
+            Route("/health/live", live),
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),
+        ],
+        lifespan=lifespan,
+    )
+    log.info("serving subgraph", subgraph=name, port=settings.server_port)
+    return _uvicorn(app, settings)
