@@ -23,7 +23,7 @@ from infra.errors import NotFound
 from infra.logging import configure_logging
 from infra.settings import Settings
 from loaders import Loaders
-from resolvers.catalog.bootstrap import LibrarySpec, find_library
+from resolvers.catalog.bootstrap import LibrarySpec, ensure_library, find_library
 from resolvers.catalog.scanning import FINISHED, ScanService
 from subgraphs.context import Context
 
@@ -60,22 +60,12 @@ def run_server(settings: Settings, libraries: list[LibrarySpec]) -> int:
         )
         scans: ScanService = app.state.services["scans"]
         for spec in libraries:
-            library_id = await find_library(app.state.database.pool, spec.path)
-            if library_id is None:
-                library_id = await _library_for_path(app, spec.path)
-            if library_id is not None:
-                asyncio.get_running_loop().create_task(
-                    show_progress(app.state.bus, library_id, spec.path, scans)
-                )
+            library_id, _ = await ensure_library(app.state.database.pool, spec)
+            asyncio.get_running_loop().create_task(
+                show_progress(app.state.bus, library_id, spec.path, scans)
+            )
 
     return _uvicorn(create_app(settings, libraries=libraries, on_started=on_started), settings)
-
-
-async def _library_for_path(app: Starlette, path: str) -> uuid.UUID | None:
-    found: uuid.UUID | None = await app.state.database.pool.fetchval(
-        "SELECT id FROM libraries WHERE $1 = ANY(root_paths) LIMIT 1", path
-    )
-    return found
 
 
 async def show_progress(
@@ -165,8 +155,10 @@ def run_subgraph(settings: Settings, name: str) -> int:
     schema = subgraph_schema(name)
     state: dict[str, Any] = {}
 
-    class SubgraphGraphQL(GraphQL):  # type: ignore[misc,type-arg]
-        async def get_context(self, request: Any, response: Any = None) -> Context:
+    class SubgraphGraphQL(GraphQL):
+        async def get_context(  # type: ignore[override]
+            self, request: Any, response: Any = None
+        ) -> Context:
             return Context(
                 pool=state["database"].pool,
                 loaders=Loaders(state["database"].pool),

@@ -1,0 +1,264 @@
+"""graphql-transport-ws on ``/graphql`` (https://github.com/enisdenjo/graphql-ws, PROTOCOL.md).
+
+One ``_Connection`` per socket: a receive loop that validates every message, one task
+per operation, an initialisation timer and an optional keep-alive ping. Queries and
+mutations work as well as subscriptions. ``context_factory(websocket, payload)`` runs
+once per operation with the ``connection_init`` payload, so every operation gets fresh
+request-scoped loaders (and a fresh entity memo); if it raises ``Unauthenticated`` or
+``Forbidden`` the socket closes with ``4403``. Every operation's async iterator is
+closed when the client completes it, when it ends, or when the socket goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from graphql import GraphQLError, OperationType
+from starlette.websockets import WebSocket, WebSocketState
+
+from gateway.graphql_http import ContextFactory, GraphQLService, RequestError
+from infra.errors import Forbidden, RevengeError, Unauthenticated
+
+__all__ = ["PROTOCOL", "GraphQLTransportWS"]
+
+PROTOCOL = "graphql-transport-ws"
+logger = structlog.get_logger()
+
+
+class GraphQLTransportWS:
+    """The ASGI WebSocket endpoint speaking graphql-transport-ws."""
+
+    def __init__(
+        self,
+        service: GraphQLService,
+        context_factory: ContextFactory,
+        *,
+        allowed_origins: tuple[str, ...] = (),
+        connection_init_timeout: float = 10.0,
+        keepalive_seconds: float | None = 15.0,
+    ) -> None:
+        self.service = service
+        self.context_factory = context_factory
+        self.allowed_origins = frozenset(origin.rstrip("/").lower() for origin in allowed_origins)
+        self.connection_init_timeout = connection_init_timeout
+        self.keepalive_seconds = keepalive_seconds
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await _Connection(self, WebSocket(scope, receive, send)).run()
+
+    def origin_allowed(self, websocket: WebSocket) -> bool:
+        """No ``Origin`` (not a browser), the same origin, or a configured one."""
+        origin = websocket.headers.get("origin")
+        if origin is None or "*" in self.allowed_origins:
+            return True
+        if origin.rstrip("/").lower() in self.allowed_origins:
+            return True
+        host = websocket.headers.get("host", "")
+        return urlsplit(origin).netloc.lower() == host.lower() and host != ""
+
+
+class _Connection:
+    def __init__(self, endpoint: GraphQLTransportWS, websocket: WebSocket) -> None:
+        self.endpoint = endpoint
+        self.websocket = websocket
+        self.init_received = False
+        self.acknowledged = False
+        self.connection_params: Any = None
+        self.operations: dict[str, asyncio.Task[None]] = {}
+        self.closed = False
+        self.send_lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        websocket = self.websocket
+        if not self.endpoint.origin_allowed(websocket):
+            await websocket.close(code=1008)  # before accept: the server answers HTTP 403
+            return
+        if PROTOCOL not in websocket.scope.get("subprotocols", ()):
+            await websocket.accept()
+            await self.close(4406, "Subprotocol not acceptable")
+            return
+        await websocket.accept(subprotocol=PROTOCOL)
+        timers = [asyncio.create_task(self._init_timeout())]
+        try:
+            while not self.closed:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:
+                    await self.close(4400, "Binary messages are not supported")
+                    break
+                await self._handle(text, timers)
+        finally:
+            self.closed = True
+            tasks = [*timers, *self.operations.values()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _init_timeout(self) -> None:
+        await asyncio.sleep(self.endpoint.connection_init_timeout)
+        if not self.init_received:
+            await self.close(4408, "Connection initialisation timeout")
+
+    async def _keepalive(self, interval: float) -> None:
+        while not self.closed:
+            await asyncio.sleep(interval)
+            await self.send({"type": "ping"})
+
+    async def _handle(self, text: str, timers: list[asyncio.Task[None]]) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.close(4400, "Invalid message received")
+            return
+        kind = message["type"]
+        if kind == "connection_init":
+            if self.init_received:
+                await self.close(4429, "Too many initialisation requests")
+                return
+            payload = message.get("payload")
+            if payload is not None and not isinstance(payload, dict):
+                await self.close(4400, "Invalid connection_init payload")
+                return
+            self.init_received = True
+            self.connection_params = payload
+            self.acknowledged = True
+            await self.send({"type": "connection_ack"})
+            if self.endpoint.keepalive_seconds:
+                timers.append(asyncio.create_task(self._keepalive(self.endpoint.keepalive_seconds)))
+        elif kind == "ping":
+            await self.send({"type": "pong"})
+        elif kind == "pong":
+            pass
+        elif kind == "subscribe":
+            await self._subscribe(message)
+        elif kind == "complete":
+            operation_id = message.get("id")
+            if not isinstance(operation_id, str):
+                await self.close(4400, "complete needs an id")
+                return
+            task = self.operations.pop(operation_id, None)
+            if task is not None:
+                task.cancel()
+        else:
+            await self.close(4400, f"Unexpected message type {kind!r}")
+
+    async def _subscribe(self, message: dict[str, Any]) -> None:
+        if not self.acknowledged:
+            await self.close(4401, "Unauthorized")
+            return
+        operation_id = message.get("id")
+        payload = message.get("payload")
+        if not isinstance(operation_id, str) or not operation_id or not isinstance(payload, dict):
+            await self.close(4400, "Invalid subscribe message")
+            return
+        if not _valid_payload(payload):
+            await self.close(4400, "Invalid subscribe message")
+            return
+        if operation_id in self.operations:
+            await self.close(4409, f"Subscriber for {operation_id} already exists")
+            return
+        self.operations[operation_id] = asyncio.create_task(self._operate(operation_id, payload))
+
+    async def _operate(self, operation_id: str, payload: dict[str, Any]) -> None:
+        service = self.endpoint.service
+        context: Any = None
+        try:
+            try:
+                operation = service.prepare(
+                    payload["query"], payload.get("operationName"), payload.get("variables")
+                )
+            except RequestError as error:
+                await self._finish(operation_id, {"type": "error", "payload": error.formatted()})
+                return
+            try:
+                context = await self.endpoint.context_factory(
+                    self.websocket, self.connection_params
+                )
+            except (Unauthenticated, Forbidden):
+                await self.close(4403, "Forbidden")
+                return
+            if operation.kind is not OperationType.SUBSCRIPTION:
+                response = await service.execute(operation, context)
+                await self.send({"id": operation_id, "type": "next", "payload": response})
+            else:
+                stream = await service.subscribe(operation, context)
+                if isinstance(stream, dict):
+                    await self._finish(
+                        operation_id, {"type": "error", "payload": stream.get("errors", [])}
+                    )
+                    return
+                try:
+                    async for result in stream:
+                        await self.send(
+                            {
+                                "id": operation_id,
+                                "type": "next",
+                                "payload": service.format_result(result, context),
+                            }
+                        )
+                finally:
+                    aclose = getattr(stream, "aclose", None)
+                    if aclose is not None:
+                        with contextlib.suppress(Exception):
+                            await aclose()
+            await self._finish(operation_id, {"type": "complete"})
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a failure outside resolvers: mask it, keep the socket
+            if isinstance(error, RevengeError):
+                formatted = {
+                    "message": error.message,
+                    "extensions": {**error.extensions, "code": error.code},
+                }
+            else:
+                formatted = service.format_error(
+                    GraphQLError("failed", original_error=error), context
+                )
+            await self._finish(operation_id, {"type": "error", "payload": [formatted]})
+
+    async def _finish(self, operation_id: str, message: dict[str, Any]) -> None:
+        """Send the operation's last message unless the client completed it already."""
+        task = self.operations.get(operation_id)
+        if task is not asyncio.current_task():
+            return
+        del self.operations[operation_id]
+        await self.send({"id": operation_id, **message})
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
+        async with self.send_lock:
+            try:
+                await self.websocket.send_text(text)
+            except Exception:  # the peer went away; the receive loop notices
+                self.closed = True
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        async with self.send_lock:
+            if self.websocket.application_state is not WebSocketState.DISCONNECTED:
+                with contextlib.suppress(Exception):
+                    await self.websocket.close(code=code, reason=reason)
+
+
+def _valid_payload(payload: Any) -> bool:
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return False
+    if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
+        return False
+    return all(
+        payload.get(name) is None or isinstance(payload[name], dict)
+        for name in ("variables", "extensions")
+    )
