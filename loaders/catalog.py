@@ -1,10 +1,161 @@
-"""Catalog loaders (placeholder until the catalog read side lands)."""
+"""Catalog batch loaders: one SQL statement per batch, results in key order.
+
+Built per request (``Loaders(pool).catalog``). Rows are asyncpg records; single-row loaders
+give None for an unknown key, list loaders give [].
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
 import asyncpg
+from aiodataloader import DataLoader
+
+__all__ = [
+    "CatalogLoaders",
+    "CreditsByItemIdLoader",
+    "FilesByItemIdLoader",
+    "GenresByItemIdLoader",
+    "ImagesByItemIdLoader",
+    "ItemCountByLibraryIdLoader",
+    "LatestScanByLibraryIdLoader",
+    "LibraryByIdLoader",
+    "MediaItemByIdLoader",
+    "ScanByIdLoader",
+    "StreamsByFileIdLoader",
+]
+
+Row = Any
+# Items a library "holds" in its grid: what the scanner creates at the top of each kind.
+TOP_LEVEL_KINDS = ["movie", "series", "artist", "album"]
+
+
+class _RowByIdLoader(DataLoader[uuid.UUID, Row | None]):
+    sql = ""
+    key_column = "id"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__()
+        self.pool = pool
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Row | None]:
+        rows = await self.pool.fetch(self.sql, list(keys))
+        by_key = {row[self.key_column]: row for row in rows}
+        return [by_key.get(key) for key in keys]
+
+
+class _RowsByKeyLoader(DataLoader[uuid.UUID, list[Row]]):
+    sql = ""
+    key_column = ""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__()
+        self.pool = pool
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[list[Row]]:
+        rows = await self.pool.fetch(self.sql, list(keys))
+        grouped: dict[uuid.UUID, list[Row]] = defaultdict(list)
+        for row in rows:
+            grouped[row[self.key_column]].append(row)
+        return [grouped.get(key, []) for key in keys]
+
+
+class MediaItemByIdLoader(_RowByIdLoader):
+    sql = "SELECT * FROM media_items WHERE id = ANY($1::uuid[])"
+
+
+class LibraryByIdLoader(_RowByIdLoader):
+    sql = "SELECT * FROM libraries WHERE id = ANY($1::uuid[])"
+
+
+class ScanByIdLoader(_RowByIdLoader):
+    sql = "SELECT * FROM library_scans WHERE id = ANY($1::uuid[])"
+
+
+class LatestScanByLibraryIdLoader(_RowByIdLoader):
+    sql = (
+        "SELECT DISTINCT ON (library_id) * FROM library_scans WHERE library_id = ANY($1::uuid[]) "
+        "ORDER BY library_id, created_at DESC, id DESC"
+    )
+    key_column = "library_id"
+
+
+class ItemCountByLibraryIdLoader(DataLoader[uuid.UUID, int]):
+    """Top-level items (movies, series, artists and albums), not extras, not missing."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__()
+        self.pool = pool
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[int]:
+        rows = await self.pool.fetch(
+            "SELECT library_id, count(*) AS item_count FROM media_items "
+            "WHERE library_id = ANY($1::uuid[]) AND kind = ANY($2::text[]) "
+            "AND extra_type IS NULL AND NOT is_missing GROUP BY library_id",
+            list(keys),
+            TOP_LEVEL_KINDS,
+        )
+        counts: dict[uuid.UUID, int] = {row["library_id"]: row["item_count"] for row in rows}
+        return [counts.get(key, 0) for key in keys]
+
+
+class FilesByItemIdLoader(_RowsByKeyLoader):
+    sql = (
+        "SELECT * FROM media_files WHERE item_id = ANY($1::uuid[]) "
+        "ORDER BY item_id, part_number NULLS FIRST, version_name NULLS FIRST, path, id"
+    )
+    key_column = "item_id"
+
+
+class StreamsByFileIdLoader(_RowsByKeyLoader):
+    sql = (
+        "SELECT * FROM media_streams WHERE file_id = ANY($1::uuid[]) ORDER BY file_id, stream_index"
+    )
+    key_column = "file_id"
+
+
+class ImagesByItemIdLoader(_RowsByKeyLoader):
+    sql = (
+        "SELECT * FROM media_images WHERE item_id = ANY($1::uuid[]) "
+        "ORDER BY item_id, type, created_at, id"
+    )
+    key_column = "item_id"
+
+
+class GenresByItemIdLoader(_RowsByKeyLoader):
+    sql = (
+        "SELECT ig.item_id, g.* FROM media_item_genres AS ig "
+        "JOIN genres AS g ON g.id = ig.genre_id "
+        "WHERE ig.item_id = ANY($1::uuid[]) ORDER BY ig.item_id, lower(g.name)"
+    )
+    key_column = "item_id"
+
+
+class CreditsByItemIdLoader(_RowsByKeyLoader):
+    sql = (
+        "SELECT ip.item_id, ip.role, ip.character, ip.sort_order, "
+        "p.id AS person_id, p.name AS person_name "
+        "FROM media_item_people AS ip JOIN people AS p ON p.id = ip.person_id "
+        "WHERE ip.item_id = ANY($1::uuid[]) ORDER BY ip.item_id, ip.sort_order, lower(p.name)"
+    )
+    key_column = "item_id"
 
 
 class CatalogLoaders:
+    """The catalog's loaders for one request."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self.media_item_by_id = MediaItemByIdLoader(pool)
+        self.library_by_id = LibraryByIdLoader(pool)
+        self.scan_by_id = ScanByIdLoader(pool)
+        self.latest_scan_by_library_id = LatestScanByLibraryIdLoader(pool)
+        self.item_count_by_library_id = ItemCountByLibraryIdLoader(pool)
+        self.files_by_item_id = FilesByItemIdLoader(pool)
+        self.streams_by_file_id = StreamsByFileIdLoader(pool)
+        self.images_by_item_id = ImagesByItemIdLoader(pool)
+        self.genres_by_item_id = GenresByItemIdLoader(pool)
+        self.credits_by_item_id = CreditsByItemIdLoader(pool)

@@ -72,9 +72,7 @@ async def truncate_all(pool: asyncpg.Pool) -> None:
             "AND tablename <> 'schema_migrations'"
         )
         if tables:
-            await conn.execute(
-                "TRUNCATE " + ", ".join(row["name"] for row in tables) + " CASCADE"
-            )
+            await conn.execute("TRUNCATE " + ", ".join(row["name"] for row in tables) + " CASCADE")
 
 
 @pytest.fixture

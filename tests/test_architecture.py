@@ -52,9 +52,14 @@ def test_a_subgraph_never_imports_another_subgraph() -> None:
         for path in sorted(package.rglob("*.py")):
             for module in imports_of(path):
                 parts = module.split(".")
-                if parts[0] == "subgraphs" and len(parts) > 1 and parts[1] not in (
-                    package.name,
-                    "context",
+                if (
+                    parts[0] == "subgraphs"
+                    and len(parts) > 1
+                    and parts[1]
+                    not in (
+                        package.name,
+                        "context",
+                    )
                 ):
                     offences.append(f"{path.relative_to(ROOT)} imports {module}")
     assert offences == []

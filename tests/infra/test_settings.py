@@ -31,7 +31,10 @@ def test_environment_overrides_yaml_which_overrides_defaults(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"REVENGE_SERVER_PORT": "eighty"}, "REVENGE_SERVER_PORT: must be an integer, got 'eighty'"),
+        (
+            {"REVENGE_SERVER_PORT": "eighty"},
+            "REVENGE_SERVER_PORT: must be an integer, got 'eighty'",
+        ),
         ({"REVENGE_SERVER_PORT": "70000"}, "REVENGE_SERVER_PORT: must be between 1 and 65535"),
         ({"REVENGE_LOG_FORMAT": "xml"}, "REVENGE_LOG_FORMAT: must be one of json, text"),
         ({"REVENGE_DATABASE_URL": "mysql://x"}, "REVENGE_DATABASE_URL: must be a URL starting"),
@@ -49,7 +52,7 @@ def test_a_bad_value_names_the_key_in_one_line(environ: dict[str, str], message:
 def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("server: [unclosed\n")
-    with pytest.raises(SettingsError, match="REVENGE_CONFIG: .*not valid YAML"):
+    with pytest.raises(SettingsError, match=r"REVENGE_CONFIG: .*not valid YAML"):
         load_settings({"REVENGE_CONFIG": str(config)})
 
 

@@ -68,7 +68,9 @@ def movie_tree(root: Path) -> None:
     make_video(matrix / "The Matrix (1999).mkv", audio_language="eng")
     make_image(matrix / "poster.jpg", 60, 90, "blue")
     (matrix / "movie.nfo").write_text(NFO)
-    (matrix / "The Matrix (1999).en.forced.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n")
+    (matrix / "The Matrix (1999).en.forced.srt").write_text(
+        "1\n00:00:00,000 --> 00:00:01,000\nhi\n"
+    )
     (matrix / "trailers").mkdir()
     make_video(matrix / "trailers" / "Teaser.mp4", seconds=0.5)
     make_video(root / "Inception (2010) [tmdbid-27205].mp4")
@@ -253,7 +255,8 @@ async def test_a_tv_library_builds_series_seasons_and_episodes(
     rows = await pool.fetch(
         "SELECT i.kind, i.title, i.season_number, i.episode_number, i.episode_number_end, "
         "p.title AS parent, s.title AS series FROM media_items i "
-        "LEFT JOIN media_items p ON p.id = i.parent_id LEFT JOIN media_items s ON s.id = i.series_id "
+        "LEFT JOIN media_items p ON p.id = i.parent_id "
+        "LEFT JOIN media_items s ON s.id = i.series_id "
         "WHERE i.library_id = $1 ORDER BY i.kind, i.sort_title",
         library_id,
     )
@@ -350,8 +353,9 @@ async def test_a_scan_cut_off_half_way_is_resumed_by_the_next_process(
     library_id = await make_library(pool, "movies", root)
     first = ScanService(pool, InProcessBus(), probe_workers=1, probe_timeout_s=20)
     scan_id = await first.start(library_id)
-    while not await pool.fetchval("SELECT files_new FROM library_scans WHERE id = $1", scan_id):
-        await asyncio.sleep(0.02)
+    # Batches commit as they go: stop the process as soon as the first one is stored.
+    while not await pool.fetchval("SELECT count(*) FROM media_files"):  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
     await first.close()
     cut = await pool.fetchrow("SELECT status, files_new FROM library_scans WHERE id = $1", scan_id)
     assert cut["status"] == "interrupted"

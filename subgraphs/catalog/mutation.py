@@ -1,0 +1,128 @@
+"""Catalog mutations: each returns its payload or a ``LibraryError``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from infra.errors import NotFound
+from resolvers.catalog.ids import parse_id
+from resolvers.catalog.libraries import (
+    LibraryProblem,
+    create_library,
+    delete_library,
+    update_library,
+)
+from resolvers.catalog.scans import fetch_scan
+from subgraphs.catalog.errors import LibraryError, LibraryErrorCode
+from subgraphs.catalog.inputs import CreateLibraryInput, UpdateLibraryInput
+from subgraphs.catalog.types import Library, LibraryScan
+from subgraphs.context import Context
+
+__all__ = [
+    "CreateLibraryPayload",
+    "DeleteLibraryPayload",
+    "Mutation",
+    "ScanLibraryPayload",
+    "UpdateLibraryPayload",
+]
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type
+class CreateLibraryPayload:
+    library: Library
+
+
+@strawberry.type
+class UpdateLibraryPayload:
+    library: Library
+
+
+@strawberry.type
+class DeleteLibraryPayload:
+    deleted_id: strawberry.ID
+
+
+@strawberry.type
+class ScanLibraryPayload:
+    scan: LibraryScan
+
+
+CreateLibraryResult = Annotated[
+    CreateLibraryPayload | LibraryError, strawberry.union("CreateLibraryResult")
+]
+UpdateLibraryResult = Annotated[
+    UpdateLibraryPayload | LibraryError, strawberry.union("UpdateLibraryResult")
+]
+DeleteLibraryResult = Annotated[
+    DeleteLibraryPayload | LibraryError, strawberry.union("DeleteLibraryResult")
+]
+ScanLibraryResult = Annotated[
+    ScanLibraryPayload | LibraryError, strawberry.union("ScanLibraryResult")
+]
+
+
+def _error(problem: LibraryProblem) -> LibraryError:
+    return LibraryError(
+        code=LibraryErrorCode(problem.code), message=problem.message, field=problem.field
+    )
+
+
+def _not_found() -> LibraryError:
+    return LibraryError(
+        code=LibraryErrorCode.NOT_FOUND, message="no library has this id", field="id"
+    )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def create_library(self, info: Info, input: CreateLibraryInput) -> CreateLibraryResult:
+        try:
+            row = await create_library(
+                info.context.pool, input.name, input.kind.value, input.root_paths
+            )
+        except LibraryProblem as problem:
+            return _error(problem)
+        return CreateLibraryPayload(library=Library.from_row(row))
+
+    @strawberry.mutation
+    async def update_library(
+        self, info: Info, id: strawberry.ID, input: UpdateLibraryInput
+    ) -> UpdateLibraryResult:
+        library_id = parse_id(id)
+        try:
+            row = await update_library(
+                info.context.pool, library_id, name=input.name, root_paths=input.root_paths
+            )
+        except LibraryProblem as problem:
+            return _error(problem)
+        return UpdateLibraryPayload(library=Library.from_row(row))
+
+    @strawberry.mutation
+    async def delete_library(self, info: Info, id: strawberry.ID) -> DeleteLibraryResult:
+        library_id = parse_id(id)
+        try:
+            await delete_library(info.context.pool, library_id)
+        except LibraryProblem as problem:
+            return _error(problem)
+        return DeleteLibraryPayload(deleted_id=strawberry.ID(str(library_id)))
+
+    @strawberry.mutation
+    async def scan_library(
+        self, info: Info, id: strawberry.ID, full: bool = False
+    ) -> ScanLibraryResult:
+        """Queue a scan of the library (full: re-probe every file)."""
+
+        library_id = parse_id(id)
+        try:
+            scan_id = await info.context.services["scans"].start(library_id, full=full)
+        except NotFound:
+            return _not_found()
+        row = await fetch_scan(info.context.pool, scan_id)
+        if row is None:  # the scan finished and was pruned in between: unlikely, but honest
+            return _not_found()
+        return ScanLibraryPayload(scan=LibraryScan.from_row(row))

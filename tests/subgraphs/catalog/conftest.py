@@ -1,0 +1,50 @@
+"""Running operations through the catalog subgraph with a real request context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from infra.bus import InProcessBus
+from infra.settings import load_settings
+from loaders import Loaders
+from subgraphs.catalog.schema import schema
+from subgraphs.context import Context
+
+Execute = Callable[..., Any]
+
+
+def make_context(
+    pool: Any, tmp_path: Path, bus: InProcessBus | None = None, **services: Any
+) -> Context:
+    """A fresh context (fresh loaders), as the gateway builds one per request."""
+    return Context(
+        pool=pool,
+        loaders=Loaders(pool),
+        bus=bus or InProcessBus(),
+        settings=load_settings({"REVENGE_DATA_DIR": str(tmp_path)}),
+        services=dict(services),
+        request_id="test-request",
+    )
+
+
+@pytest.fixture
+def execute(pool: asyncpg.Pool, tmp_path: Path) -> Execute:
+    """``await execute(query, **variables)`` → the ExecutionResult, in a fresh context."""
+
+    async def run(query: str, /, context: Context | None = None, **variables: Any) -> Any:
+        return await schema.execute(
+            query,
+            variable_values=variables,
+            context_value=context or make_context(pool, tmp_path),
+        )
+
+    return run
+
+
+def error_codes(result: Any) -> list[str | None]:
+    return [(error.extensions or {}).get("code") for error in result.errors or []]
