@@ -43,7 +43,10 @@ def _uvicorn(app: Any, settings: Settings) -> int:
         ws="websockets-sansio",
     )
     server = uvicorn.Server(config)
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the SIGINT it handled after a clean shutdown
     return 0 if server.started else 1
 
 

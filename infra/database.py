@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,10 @@ def _start_embedded(directory: Path) -> EmbeddedPostgres:
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     directory.mkdir(parents=True, exist_ok=True)
-    server = get_server(directory, cleanup_mode="stop")
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); pgserver copes.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        server = get_server(directory, cleanup_mode="stop")
     exists = server.psql(
         f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"
     ).strip()

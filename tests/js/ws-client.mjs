@@ -3,7 +3,7 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
-const [url, scenario] = process.argv.slice(2);
+const [url, scenario, operationJson] = process.argv.slice(2);
 
 function client(options = {}) {
   return createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, ...options });
@@ -60,6 +60,13 @@ const scenarios = {
   async forbidden() {
     const c = client({ connectionParams: { token: 'bad' } });
     const result = await collect(c, { query: '{ greeting }' });
+    await c.dispose();
+    return result;
+  },
+  async operation() {
+    // any operation given as JSON on the command line, collected until it completes
+    const c = client();
+    const result = await collect(c, JSON.parse(operationJson));
     await c.dispose();
     return result;
   },
