@@ -19,7 +19,7 @@ from _support import ROOT, bench_database, figure, median
 
 from infra.bus import InProcessBus
 from infra.logging import configure_logging
-from resolvers.catalog.scanning import ScanService
+from resolvers.catalog.scan_service import ScanService
 from tests.support.media_files import make_audio, make_video
 
 CACHE = Path(os.environ.get("REVENGE_BENCH_CACHE", "/tmp/revenge-bench-media"))
@@ -65,6 +65,7 @@ async def one_run(roots: dict[str, Path], files: int) -> tuple[float, float]:
         service = ScanService(
             pool, InProcessBus(), probe_workers=os.cpu_count() or 2, probe_timeout_s=30
         )
+        await service.start_worker()
         try:
             ids = []
             for kind, root in roots.items():

@@ -24,13 +24,13 @@ from gateway.graphql_http import graphql_routes
 from gateway.health import health_routes
 from gateway.media_routes import media_routes
 from gateway.schema import composed_schema
-from infra.bus import InProcessBus
+from infra.bus import open_bus
 from infra.database import Database, open_database
 from infra.metrics import METRICS_CONTENT_TYPE, Metrics
 from infra.settings import Settings
 from loaders import Loaders
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library
-from resolvers.catalog.scanning import ScanService
+from resolvers.catalog.scan_service import ScanService
 from subgraphs.context import Context
 
 __all__ = ["create_app"]
@@ -54,7 +54,7 @@ def create_app(
         app.state.started = False
         owned = database is None
         db = database if database is not None else await open_database(settings)
-        bus = InProcessBus()
+        bus = open_bus(settings)
         scans = ScanService(
             db.pool,
             bus,
@@ -65,7 +65,8 @@ def create_app(
         app.state.bus = bus
         app.state.services = {"scans": scans}
         try:
-            await scans.recover()
+            if settings.worker_in_process:
+                await scans.start_worker()
             for spec in libraries:
                 library_id, created = await ensure_library(db.pool, spec)
                 log.info("library", path=spec.path, kind=spec.kind, created=created)

@@ -66,6 +66,15 @@ def serve(
 
 
 @app.command()
+def worker() -> None:
+    """Run a worker: takes queued scans from the shared database until SIGINT/SIGTERM."""
+    from gateway.serve import run_worker
+
+    settings = _settings()
+    _run(lambda: run_worker(settings))
+
+
+@app.command()
 def migrate(
     direction: Annotated[str, typer.Argument(help="up, down or status")] = "up",
     steps: Annotated[int, typer.Option(help="how many migrations 'down' reverts")] = 1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -17,14 +18,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
 
-from infra.bus import EventBus, InProcessBus
+from infra.bus import EventBus, open_bus
 from infra.database import open_database
 from infra.errors import NotFound
 from infra.logging import configure_logging
 from infra.settings import Settings
 from loaders import Loaders
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library, find_library
-from resolvers.catalog.scanning import FINISHED, ScanService
+from resolvers.catalog.scan_service import ScanService
+from resolvers.catalog.scanning import FINISHED
 from subgraphs.context import Context
 
 __all__ = ["run_server", "run_subgraph", "scan_once"]
@@ -122,7 +124,7 @@ async def show_progress(
 async def scan_once(settings: Settings, library: str, *, full: bool) -> int:
     configure_logging(settings.log_level, settings.log_format)
     database = await open_database(settings)
-    bus = InProcessBus()
+    bus = open_bus(settings)
     scans = ScanService(
         database.pool,
         bus,
@@ -135,6 +137,7 @@ async def scan_once(settings: Settings, library: str, *, full: bool) -> int:
             raise NotFound(f"no library named {library!r}")
         watcher = asyncio.create_task(show_progress(bus, library_id, library))
         await asyncio.sleep(0)
+        await scans.start_worker()
         scan_id = await scans.start(library_id, full=full)
         await scans.wait(scan_id)
         with contextlib.suppress(asyncio.TimeoutError):
@@ -145,6 +148,34 @@ async def scan_once(settings: Settings, library: str, *, full: bool) -> int:
         return 0
     finally:
         await scans.close()
+        await bus.close()
+        await database.close()
+
+
+async def run_worker(settings: Settings) -> int:
+    """A worker process: takes queued scans from the shared database until stopped."""
+    configure_logging(settings.log_level, settings.log_format)
+    database = await open_database(settings)
+    bus = open_bus(settings)
+    scans = ScanService(
+        database.pool,
+        bus,
+        probe_workers=settings.effective_probe_workers,
+        probe_timeout_s=settings.probe_timeout_seconds,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await scans.start_worker()
+        log.info("worker started", worker_id=scans.worker_id)
+        await stop.wait()
+        log.info("worker stopping", worker_id=scans.worker_id)
+        return 0
+    finally:
+        await scans.close()
+        await bus.close()
         await database.close()
 
 
@@ -174,7 +205,7 @@ def run_subgraph(settings: Settings, name: str) -> int:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state["database"] = await open_database(settings)
-        state["bus"] = InProcessBus()
+        state["bus"] = open_bus(settings)
         scans = ScanService(
             state["database"].pool,
             state["bus"],

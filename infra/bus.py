@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-__all__ = ["EventBus", "InProcessBus", "SubscriberTooSlow"]
+import redis.asyncio as redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from infra.settings import Settings
+
+__all__ = ["EventBus", "InProcessBus", "RedisBus", "SubscriberTooSlow", "open_bus"]
 
 Event = dict[str, Any]
 
@@ -33,6 +39,7 @@ class _Subscriber:
     def __init__(self, size: int) -> None:
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=size)
         self.overflowed = False
+        self.closed = False
 
 
 class InProcessBus:
@@ -59,6 +66,8 @@ class InProcessBus:
             while True:
                 event = await subscriber.queue.get()
                 if event is None:
+                    if subscriber.closed:
+                        return
                     raise SubscriberTooSlow(f"subscriber to {topic} fell behind")
                 yield event
         finally:
@@ -74,6 +83,55 @@ class InProcessBus:
     async def close(self) -> None:
         for group in self._subscribers.values():
             for subscriber in group:
-                with contextlib.suppress(asyncio.QueueFull):
-                    subscriber.queue.put_nowait(None)
+                subscriber.closed = True
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    while subscriber.queue.full():
+                        subscriber.queue.get_nowait()
+                subscriber.queue.put_nowait(None)
         self._subscribers.clear()
+
+
+class RedisBus:
+    """Redis pub/sub: what one process publishes, subscribers in every process receive.
+
+    Events travel as JSON. A subscriber too slow for Redis's pub/sub output buffer is
+    disconnected by Redis; its stream then ends with ``SubscriberTooSlow``.
+    """
+
+    PREFIX = "revenge:"
+
+    def __init__(self, url: str) -> None:
+        self._redis = redis.from_url(url)
+
+    async def publish(self, topic: str, event: Event) -> None:
+        await self._redis.publish(self.PREFIX + topic, json.dumps(event))
+
+    async def subscribe(self, topic: str) -> AsyncIterator[Event]:
+        pubsub = self._redis.pubsub()
+        channel = self.PREFIX + topic
+        await pubsub.subscribe(channel)
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                event: Event = json.loads(message["data"])
+                yield event
+        except RedisConnectionError as error:
+            raise SubscriberTooSlow(f"subscriber to {topic} was disconnected: {error}") from None
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.unsubscribe(channel)
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def open_bus(settings: Settings) -> EventBus:
+    """Redis when ``REVENGE_CACHE_URL`` is set, so replicas and workers share events."""
+    if settings.cache_url:
+        return RedisBus(settings.cache_url)
+    return InProcessBus()

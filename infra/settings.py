@@ -40,6 +40,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"
     dev_mode: bool = False
+    worker_in_process: bool = True
     probe_workers: int = 0
     probe_timeout_seconds: float = 30.0
     graphql_max_depth: int = 15
@@ -159,6 +160,7 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "log_level": ("REVENGE_LOG_LEVEL", "log.level", _one_of(*LOG_LEVELS)),
     "log_format": ("REVENGE_LOG_FORMAT", "log.format", _one_of("json", "text")),
     "dev_mode": ("REVENGE_DEV_MODE", "dev_mode", _as_bool),
+    "worker_in_process": ("REVENGE_WORKER_IN_PROCESS", "worker.in_process", _as_bool),
     "probe_workers": ("REVENGE_PROBE_WORKERS", "scanner.probe_workers", _as_int(0, 256)),
     "probe_timeout_seconds": (
         "REVENGE_PROBE_TIMEOUT_SECONDS",

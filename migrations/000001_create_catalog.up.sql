@@ -195,6 +195,11 @@ CREATE TABLE library_scans (
     files_failed int NOT NULL DEFAULT 0,
     current_path text,
     error text,
+    -- The scan queue: a process claims a queued scan, or a running one whose owner stopped
+    -- sending heartbeats, and renews heartbeat_at while it works.
+    full_rescan boolean NOT NULL DEFAULT false,
+    worker_id text,
+    heartbeat_at timestamptz,
     started_at timestamptz,
     finished_at timestamptz,
     created_at timestamptz NOT NULL DEFAULT now(),

@@ -8,6 +8,10 @@ for the session and dropped afterwards); without it the tests start the embedded
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -80,3 +84,51 @@ async def pool(migrated_pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
     """The migrated pool, emptied before each test."""
     await truncate_all(migrated_pool)
     yield migrated_pool
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``REVENGE_TEST_REDIS_URL`` when set; otherwise a private redis-server on a free port."""
+    external = os.environ.get("REVENGE_TEST_REDIS_URL")
+    if external:
+        yield external
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is needed for the Redis tests (./dev test installs it)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.02)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)

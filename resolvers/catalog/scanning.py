@@ -13,11 +13,10 @@ row and to the bus topic ``library_scan:<library id>``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -26,8 +25,7 @@ import asyncpg
 import structlog
 
 from infra.bus import EventBus
-from infra.errors import NotFound
-from media.analyze import Analysis, analyze_file
+from media.analyze import Analysis
 from media.images import ImageError, inspect_image
 from media.naming import LibraryKind, identify
 from media.nfo import NfoError, parse_nfo
@@ -52,7 +50,7 @@ from resolvers.catalog.scan_store import (
     update_file,
 )
 
-__all__ = ["ScanService", "scan_event"]
+__all__ = ["FINISHED", "LibraryScanner", "scan_event"]
 
 log = structlog.get_logger("revenge.scan")
 
@@ -102,91 +100,22 @@ class _Run:
     touched_folders: set[bytes] = field(default_factory=set)
 
 
-class ScanService:
-    """Starts, tracks and stops library scans in this process."""
+class LibraryScanner:
+    """Runs one claimed scan from walk to finish; the scan service decides which and when."""
 
     def __init__(
         self,
         pool: asyncpg.Pool,
         bus: EventBus,
-        *,
-        probe_workers: int,
-        probe_timeout_s: float,
+        probes: Callable[[], ProbePool],
     ) -> None:
         self._pool = pool
         self._bus = bus
-        self._probe_workers = probe_workers
-        self._probe_timeout_s = probe_timeout_s
-        self._probe_pool: ProbePool | None = None
-        self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._probes = probes
         self._image_slots = asyncio.Semaphore(2)
 
-    def _probes(self) -> ProbePool:
-        if self._probe_pool is None:
-            self._probe_pool = ProbePool(
-                self._probe_workers,
-                self._probe_timeout_s,
-                target=cast(Any, analyze_file),
-            )
-        return self._probe_pool
-
-    async def start(self, library_id: uuid.UUID, *, full: bool = False) -> uuid.UUID:
-        """Queue a scan of the library, or return the one already running."""
-        async with self._pool.acquire() as conn:
-            exists = await conn.fetchval("SELECT 1 FROM libraries WHERE id = $1", library_id)
-            if exists is None:
-                raise NotFound("library not found")
-            scan_id = await conn.fetchval(
-                "INSERT INTO library_scans (library_id, status) VALUES ($1, 'queued') "
-                "ON CONFLICT (library_id) WHERE status IN ('queued', 'running') DO NOTHING "
-                "RETURNING id",
-                library_id,
-            )
-            if scan_id is None:
-                active: uuid.UUID = await conn.fetchval(
-                    "SELECT id FROM library_scans WHERE library_id = $1 "
-                    "AND status IN ('queued', 'running')",
-                    library_id,
-                )
-                if active in self._tasks:
-                    return active
-                # A scan left behind by a process that died: take it over.
-                scan_id = active
-        task = asyncio.create_task(self._run(scan_id, library_id, full), name=f"scan {scan_id}")
-        self._tasks[scan_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(scan_id, None))
-        return cast(uuid.UUID, scan_id)
-
-    async def wait(self, scan_id: uuid.UUID) -> None:
-        task = self._tasks.get(scan_id)
-        if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(task)
-
-    async def recover(self) -> list[uuid.UUID]:
-        """Restart scans that a previous process left queued or running (it died)."""
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT id, library_id FROM library_scans WHERE status IN ('queued', 'running')"
-            )
-        restarted = []
-        for row in rows:
-            if row["id"] not in self._tasks:
-                restarted.append(await self.start(row["library_id"]))
-        return restarted
-
-    async def close(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._probe_pool is not None:
-            await self._probe_pool.close()
-            self._probe_pool = None
-
-    # -- one scan ----------------------------------------------------------------------
-
-    async def _run(self, scan_id: uuid.UUID, library_id: uuid.UUID, full: bool) -> None:
+    async def run(self, scan_id: uuid.UUID, library_id: uuid.UUID, full: bool) -> None:
+        """Scan to the end. Cancelled, it leaves the row for the service to hand back."""
         run: _Run | None = None
         try:
             library = await self._load_library(library_id, scan_id)
@@ -194,7 +123,8 @@ class ScanService:
             await self._scan(run)
             await self._finish(run, "completed", None)
         except asyncio.CancelledError:
-            await asyncio.shield(self._finish_by_id(scan_id, run, "interrupted", "server stopped"))
+            if run is not None:
+                await asyncio.shield(self._report(run, force=True))
             raise
         except Exception as error:
             log.exception("scan failed", scan_id=str(scan_id))
@@ -209,11 +139,7 @@ class ScanService:
                 " AND s.status = 'completed') AS last_started FROM libraries l WHERE l.id = $1",
                 library_id,
             )
-            scan = await conn.fetchrow(
-                "UPDATE library_scans SET status = 'running', started_at = now(), "
-                "finished_at = NULL, error = NULL WHERE id = $1 RETURNING *",
-                scan_id,
-            )
+            scan = await conn.fetchrow("SELECT * FROM library_scans WHERE id = $1", scan_id)
         if row is None:
             raise _ScanProblem("library was deleted")
         if scan is not None:
@@ -409,8 +335,8 @@ class ScanService:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
                 "UPDATE library_scans SET files_seen = $2, files_new = $3, files_changed = $4, "
-                "files_moved = $5, files_removed = $6, files_failed = $7, current_path = $8 "
-                "WHERE id = $1 RETURNING *",
+                "files_moved = $5, files_removed = $6, files_failed = $7, current_path = $8, "
+                "heartbeat_at = now() WHERE id = $1 RETURNING *",
                 run.scan_id,
                 p.seen,
                 p.new,
@@ -433,7 +359,8 @@ class ScanService:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
                 "UPDATE library_scans SET status = $2, error = $3, finished_at = now(), "
-                "current_path = NULL WHERE id = $1 RETURNING *",
+                "current_path = NULL, worker_id = NULL, heartbeat_at = NULL "
+                "WHERE id = $1 RETURNING *",
                 scan_id,
                 status,
                 error,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +31,11 @@ from tests.support.media_files import make_image, make_video, make_zero_byte
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
+def REVENGE_ENV_CLEAN() -> dict[str, str]:
+    """This process's environment without REVENGE_* settings, for child processes."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("REVENGE_")}
+
+
 @dataclass
 class Running:
     url: str
@@ -37,13 +43,14 @@ class Running:
 
 
 @contextmanager
-def running_app(database_url: str, data_dir: Path) -> Iterator[Running]:
+def running_app(database_url: str, data_dir: Path, **environ: str) -> Iterator[Running]:
     settings = load_settings(
         {
             "REVENGE_DATABASE_URL": database_url,
             "REVENGE_DATA_DIR": str(data_dir),
             "REVENGE_PROBE_WORKERS": "2",
             "REVENGE_LOG_LEVEL": "warning",
+            **environ,
         }
     )
     app = create_app(settings)

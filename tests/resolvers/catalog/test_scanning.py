@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from infra.bus import InProcessBus
-from resolvers.catalog.scanning import ScanService
+from resolvers.catalog.scan_service import ScanService
 from tests.support.media_files import (
     make_audio,
     make_image,
@@ -42,6 +42,7 @@ NFO = """<?xml version="1.0" encoding="UTF-8"?>
 async def scans(pool: asyncpg.Pool) -> AsyncIterator[tuple[ScanService, InProcessBus]]:
     bus = InProcessBus()
     service = ScanService(pool, bus, probe_workers=2, probe_timeout_s=20)
+    await service.start_worker()
     yield service, bus
     await service.close()
 
@@ -352,17 +353,19 @@ async def test_a_scan_cut_off_half_way_is_resumed_by_the_next_process(
         make_video(root / f"Film {n:03d} ({1950 + n}).mkv", seconds=0.2, audio=None)
     library_id = await make_library(pool, "movies", root)
     first = ScanService(pool, InProcessBus(), probe_workers=1, probe_timeout_s=20)
+    await first.start_worker()
     scan_id = await first.start(library_id)
     # Batches commit as they go: stop the process as soon as the first one is stored.
     while not await pool.fetchval("SELECT count(*) FROM media_files"):  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     await first.close()
     cut = await pool.fetchrow("SELECT status, files_new FROM library_scans WHERE id = $1", scan_id)
-    assert cut["status"] == "interrupted"
+    assert cut["status"] == "queued"  # handed back for the next worker
     stored = await pool.fetchval("SELECT count(*) FROM media_files")
     assert 0 < stored < 80
 
     second = ScanService(pool, InProcessBus(), probe_workers=2, probe_timeout_s=20)
+    await second.start_worker()
     try:
         result = await scan(second, library_id)
     finally:

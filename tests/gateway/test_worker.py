@@ -1,0 +1,88 @@
+"""The many-process shape: a gateway that runs no scans, a `revenge worker`, Redis between.
+
+The gateway queues the scan; the worker process takes it from PostgreSQL; its progress reaches
+a graphql-ws subscriber on the gateway through Redis pub/sub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import asyncpg
+import httpx
+import redis.asyncio as redis
+
+from tests.gateway.test_app import REVENGE_ENV_CLEAN, gql, running_app, watch_scan
+from tests.gateway.test_cli import REVENGE
+from tests.support.media_files import make_video
+
+
+async def subscribed(redis_url: str, channel: str) -> None:
+    client = redis.from_url(redis_url)
+    try:
+        async with asyncio.timeout(20):
+            while not (await client.pubsub_numsub(channel))[0][1]:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+    finally:
+        await client.aclose()
+
+
+async def test_a_worker_process_runs_the_scan_a_gateway_queued(
+    pool: asyncpg.Pool, database_url: str, redis_url: str, tmp_path: Path, node_modules: Path
+) -> None:
+    movies = tmp_path / "movies"
+    movies.mkdir()
+    for n in range(3):
+        make_video(movies / f"Film {n} (200{n}).mkv", seconds=0.3)
+    worker = await asyncio.create_subprocess_exec(
+        REVENGE,
+        "worker",
+        env={
+            **REVENGE_ENV_CLEAN(),
+            "REVENGE_DATABASE_URL": database_url,
+            "REVENGE_CACHE_URL": redis_url,
+            "REVENGE_DATA_DIR": str(tmp_path / "worker"),
+            "REVENGE_PROBE_WORKERS": "1",
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        with running_app(
+            database_url,
+            tmp_path / "gateway",
+            REVENGE_CACHE_URL=redis_url,
+            REVENGE_WORKER_IN_PROCESS="false",
+        ) as app:
+            async with httpx.AsyncClient(base_url=app.url, timeout=30) as client:
+                created = await gql(
+                    client,
+                    "mutation ($input: CreateLibraryInput!) { createLibrary(input: $input) { "
+                    "... on CreateLibraryPayload { library { id } } } }",
+                    {"input": {"name": "Films", "kind": "MOVIES", "rootPaths": [str(movies)]}},
+                )
+                library_id = created["data"]["createLibrary"]["library"]["id"]
+                watcher = asyncio.create_task(watch_scan(app.url, library_id))
+                await subscribed(redis_url, f"revenge:library_scan:{library_id}")
+                await gql(
+                    client,
+                    "mutation ($id: ID!) { scanLibrary(id: $id) { __typename } }",
+                    {"id": library_id},
+                )
+                watched = await watcher
+                events = [e["data"]["libraryScan"] for e in watched["events"]]
+                assert events[-1]["status"] == "COMPLETED"
+                assert events[-1]["filesNew"] == 3
+                items = await gql(client, "{ items(first: 10) { totalCount nodes { title } } }")
+                assert items["data"]["items"]["totalCount"] == 3
+        worker_id = await pool.fetchval(
+            "SELECT count(*) FROM library_scans WHERE status = 'completed'"
+        )
+        assert worker_id == 1
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = (await asyncio.wait_for(worker.communicate(), 30))[0].decode()
+    assert worker.returncode == 0, output
+    assert "worker started" in output

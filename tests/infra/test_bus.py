@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from infra.bus import EventBus, InProcessBus, RedisBus, SubscriberTooSlow, open_bus
+from infra.settings import load_settings
+
+
+async def take(stream: AsyncIterator[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    events = []
+    async for event in stream:
+        events.append(event)
+        if len(events) == count:
+            break
+    return events
+
+
+async def until_subscribed(bus: EventBus, topic: str) -> None:
+    """Publish probes until the subscriber sees one: Redis subscriptions take a round trip."""
+    for _ in range(200):
+        await bus.publish(topic, {"probe": True})
+        await asyncio.sleep(0.01)
+
+
+async def test_in_process_subscribers_get_events_of_their_topic_only() -> None:
+    bus = InProcessBus()
+    stream = bus.subscribe("a")
+    waiter = asyncio.ensure_future(take(stream, 2))
+    await asyncio.sleep(0)
+    await bus.publish("b", {"n": 0})
+    await bus.publish("a", {"n": 1})
+    await bus.publish("a", {"n": 2})
+    assert await waiter == [{"n": 1}, {"n": 2}]
+    assert bus.subscriber_count("a") == 1
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert bus.subscriber_count("a") == 0
+
+
+async def test_a_slow_in_process_subscriber_is_dropped_not_buffered_forever() -> None:
+    bus = InProcessBus(buffer_size=3)
+    stream = bus.subscribe("t")
+    first = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0)
+    await bus.publish("t", {"n": 0})
+    assert await first == {"n": 0}
+    for n in range(1, 10):  # the consumer is busy: three fit, the fourth overflows
+        await bus.publish("t", {"n": n})
+    received = []
+    with pytest.raises(SubscriberTooSlow):
+        async for event in stream:
+            received.append(event)
+    assert len(received) < 3
+    assert bus.subscriber_count("t") == 0
+
+
+async def test_closing_the_bus_ends_streams_cleanly() -> None:
+    bus = InProcessBus()
+    stream = bus.subscribe("t")
+    waiter = asyncio.ensure_future(take(stream, 5))
+    await asyncio.sleep(0)
+    await bus.publish("t", {"n": 1})
+    await asyncio.sleep(0)
+    await bus.close()
+    assert await waiter == [{"n": 1}]
+
+
+async def test_redis_bus_carries_events_between_two_processes_worth_of_clients(
+    redis_url: str,
+) -> None:
+    publisher, subscriber = RedisBus(redis_url), RedisBus(redis_url)
+    try:
+        stream = subscriber.subscribe("library_scan:x")
+        received: list[dict[str, Any]] = []
+
+        async def collect() -> None:
+            async for event in stream:
+                if event.get("probe"):
+                    continue
+                received.append(event)
+                if len(received) == 3:
+                    return
+
+        collector = asyncio.create_task(collect())
+        prober = asyncio.create_task(until_subscribed(publisher, "library_scan:x"))
+        await asyncio.sleep(0.3)
+        prober.cancel()
+        for n in range(3):
+            await publisher.publish("library_scan:x", {"n": n, "status": "running"})
+        await asyncio.wait_for(collector, 5)
+        assert received == [
+            {"n": 0, "status": "running"},
+            {"n": 1, "status": "running"},
+            {"n": 2, "status": "running"},
+        ]
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+        await publisher.close()
+        await subscriber.close()
+
+
+async def test_open_bus_picks_redis_when_a_cache_url_is_set(redis_url: str) -> None:
+    assert isinstance(open_bus(load_settings({"REVENGE_DATA_DIR": "/tmp"})), InProcessBus)
+    bus = open_bus(load_settings({"REVENGE_DATA_DIR": "/tmp", "REVENGE_CACHE_URL": redis_url}))
+    try:
+        assert isinstance(bus, RedisBus)
+        assert await bus.ping() is True
+    finally:
+        await bus.close()
