@@ -19,7 +19,13 @@ import asyncpg
 from media.images import ImageInfo
 from media.nfo import NfoData
 from media.scanner import SidecarAssignment
-from resolvers.catalog.scan_store import display_path, set_genres, set_people, sort_title
+from resolvers.catalog.scan_store import (
+    clean_text,
+    display_path,
+    set_genres,
+    set_people,
+    sort_title,
+)
 
 __all__ = ["ItemTree", "apply_image", "apply_nfo", "apply_subtitle", "load_item_tree"]
 
@@ -169,16 +175,16 @@ async def apply_nfo(conn: asyncpg.Connection, item_id: uuid.UUID, nfo: NfoData) 
         WHERE id = $1
         """,
         item_id,
-        nfo.title,
-        nfo.sort_title.casefold() if nfo.sort_title else None,
-        nfo.original_title,
+        clean_text(nfo.title),
+        clean_text(nfo.sort_title.casefold()) if nfo.sort_title else None,
+        clean_text(nfo.original_title),
         nfo.year,
         nfo.premiered,
-        nfo.plot,
+        clean_text(nfo.plot),
         nfo.runtime_minutes * 60_000 if nfo.runtime_minutes else None,
-        nfo.mpaa,
+        clean_text(nfo.mpaa),
         dict(nfo.provider_ids),
-        sort_title(nfo.title) if nfo.title else None,
+        clean_text(sort_title(nfo.title)) if nfo.title else None,
     )
     if nfo.genres:
         await set_genres(conn, item_id, nfo.genres, replace=True)

@@ -45,6 +45,18 @@ def display_path(raw_path: bytes) -> str:
     return raw_path.decode("utf-8", errors="replace")
 
 
+def clean_text(value: Any) -> Any:
+    """Text PostgreSQL accepts: undecodable bytes of file names become U+FFFD, NULs go."""
+    if not isinstance(value, str):
+        return value
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text.replace("\x00", "")
+
+
+def _clean_values(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: clean_text(value) for key, value in values.items()}
+
+
 def _norm(text: str) -> str:
     return " ".join(text.casefold().split())
 
@@ -86,9 +98,11 @@ async def _upsert_item(
     identity_key: str,
     values: dict[str, Any],
 ) -> uuid.UUID:
+    identity_key = clean_text(identity_key)
     cached = cache.ids.get((kind, identity_key))
     if cached is not None:
         return cached
+    values = _clean_values(values)
     columns = list(values)
     placeholders = ", ".join(f"${i + 4}" for i in range(len(columns)))
     fill = ", ".join(f"{c} = coalesce(media_items.{c}, EXCLUDED.{c})" for c in columns)
@@ -145,6 +159,7 @@ async def _item_for(
 async def _insert_plain(
     conn: asyncpg.Connection, library_id: uuid.UUID, kind: str, values: dict[str, Any]
 ) -> uuid.UUID:
+    values = _clean_values(values)
     columns = list(values)
     placeholders = ", ".join(f"${i + 3}" for i in range(len(columns)))
     item_id: uuid.UUID = await conn.fetchval(
@@ -272,7 +287,7 @@ async def _track_item(
 async def set_genres(
     conn: asyncpg.Connection, item_id: uuid.UUID, names: Sequence[str], *, replace: bool
 ) -> None:
-    clean = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
+    clean = list(dict.fromkeys(clean_text(n).strip() for n in names if n and n.strip()))
     if replace:
         await conn.execute("DELETE FROM media_item_genres WHERE item_id = $1", item_id)
     if not clean:
@@ -300,7 +315,9 @@ async def set_people(
     """Credits as (name, role, character, order)."""
     if replace:
         await conn.execute("DELETE FROM media_item_people WHERE item_id = $1", item_id)
-    clean = [(n.strip(), r, c, o) for n, r, c, o in credits if n and n.strip()]
+    clean = [
+        (clean_text(n).strip(), r, clean_text(c), o) for n, r, c, o in credits if n and n.strip()
+    ]
     if not clean:
         return
     await conn.execute(
@@ -351,8 +368,8 @@ async def _write_streams(conn: asyncpg.Connection, file_id: uuid.UUID, analysis:
                 s.hdr_type,
                 s.channels,
                 s.channel_layout,
-                s.language,
-                s.title,
+                clean_text(s.language),
+                clean_text(s.title),
                 s.bitrate,
                 s.is_default,
                 s.is_forced,
@@ -373,7 +390,7 @@ def _file_values(entry: WalkEntry, analysis: Analysis) -> tuple[Any, ...]:
         probe.container if probe else None,
         probe.duration_ms if probe else None,
         probe.bitrate if probe else None,
-        analysis.error,
+        clean_text(analysis.error),
     )
 
 
@@ -396,7 +413,7 @@ async def insert_file(
         library_id,
         *_file_values(entry, analysis),
         ident.part,
-        ident.version,
+        clean_text(ident.version),
     )
     await _write_streams(conn, file_id, analysis)
     return item_id

@@ -161,3 +161,60 @@ def test_migrate_status_lists_every_migration(tmp_path: Path) -> None:
         check=True,
     )
     assert completed.stdout.splitlines()[0].split() == ["000001", "create_catalog", "pending"]
+
+
+def test_subgraph_serves_the_catalog_alone_with_service_and_entities(
+    tmp_path: Path, database_url: str, pool: object
+) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [REVENGE, "subgraph", "catalog", "--port", str(port)],
+        env=clean_env(REVENGE_DATA_DIR=str(tmp_path), REVENGE_DATABASE_URL=database_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+            time.sleep(0.05)
+        sdl = httpx.post(url + "/graphql", json={"query": "{ _service { sdl } }"}).json()
+        assert '@key(fields: "id")' in sdl["data"]["_service"]["sdl"]
+        assert "type MediaItem" in sdl["data"]["_service"]["sdl"]
+        missing = "00000000-0000-7000-8000-000000000000"
+        entities = httpx.post(
+            url + "/graphql",
+            json={
+                "query": "query ($r: [_Any!]!) { _entities(representations: $r) "
+                "{ __typename ... on MediaItem { id title } } }",
+                "variables": {"r": [{"__typename": "MediaItem", "id": missing}]},
+            },
+        ).json()
+        assert entities["data"]["_entities"] == [None]
+        created = httpx.post(
+            url + "/graphql",
+            json={
+                "query": "mutation ($i: CreateLibraryInput!) { createLibrary(input: $i) "
+                "{ ... on CreateLibraryPayload { library { id } } } }",
+                "variables": {"i": {"name": "Alone", "kind": "TV", "rootPaths": [str(tmp_path)]}},
+            },
+        ).json()
+        library_id = created["data"]["createLibrary"]["library"]["id"]
+        found = httpx.post(
+            url + "/graphql",
+            json={
+                "query": "query ($r: [_Any!]!) { _entities(representations: $r) "
+                "{ ... on Library { name kind } } }",
+                "variables": {"r": [{"__typename": "Library", "id": library_id}]},
+            },
+        ).json()
+        assert found["data"]["_entities"] == [{"name": "Alone", "kind": "TV"}]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)

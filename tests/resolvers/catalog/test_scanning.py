@@ -375,3 +375,55 @@ async def test_a_scan_cut_off_half_way_is_resumed_by_the_next_process(
     assert result["files_new"] == 80 - stored
     assert await pool.fetchval("SELECT count(*) FROM media_files") == 80
     assert await pool.fetchval("SELECT count(DISTINCT item_id) FROM media_files") == 80
+
+
+async def test_odd_names_links_and_malformed_nfo_become_items_or_are_skipped_never_a_crash(
+    pool: asyncpg.Pool, scans: tuple[ScanService, InProcessBus], tmp_path: Path
+) -> None:
+    service, _ = scans
+    root = tmp_path / "movies"
+    root.mkdir()
+    raw_name = os.fsencode(str(root)) + b"/Caf\xe9 Society (2016).mkv"
+    make_video(tmp_path / "latin1.mkv", seconds=0.3)
+    os.rename(tmp_path / "latin1.mkv", raw_name)
+    make_video(root / "Amélie (2001) 🎬.mkv", seconds=0.3)
+    make_video(root / "Ran (1985).mkv", seconds=0.3)
+    (root / "Ran (1985).nfo").write_text("<movie><title>Ran<title></movie")  # malformed
+    evil = root / "Kagemusha (1980)"
+    evil.mkdir()
+    make_video(evil / "Kagemusha (1980).mkv", seconds=0.3)
+    (evil / "movie.nfo").write_text(
+        '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        "<movie><title>&x;</title><plot>safe</plot></movie>"
+    )
+    (root / "loop").symlink_to(root)  # a symlink loop
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    make_video(outside / "Elsewhere (1999).mkv", seconds=0.3)
+    (root / "elsewhere").symlink_to(outside)  # a link out of the library
+    library_id = await make_library(pool, "movies", root)
+
+    result = await scan(service, library_id)
+
+    assert result["status"] == "completed"
+    rows = await pool.fetch(
+        "SELECT i.title, i.year, i.overview, f.path, f.raw_path FROM media_items i "
+        "JOIN media_files f ON f.item_id = i.id WHERE i.library_id = $1 ORDER BY i.sort_title",
+        library_id,
+    )
+    titles = [(r["title"], r["year"]) for r in rows]
+    assert titles == [
+        ("Amélie", 2001),
+        ("Caf\ufffd Society", 2016),
+        ("Kagemusha", 1980),
+        ("Ran", 1985),
+    ]
+    cafe = rows[1]
+    assert bytes(cafe["raw_path"]) == raw_name
+    assert cafe["path"].endswith("Caf\ufffd Society (2016).mkv")
+    assert "\udce9" not in cafe["title"]
+    kagemusha = rows[2]
+    assert kagemusha["overview"] == "safe"  # the external entity was not expanded
+    assert "root:" not in (kagemusha["title"] or "")
+    outside_files = "SELECT count(*) FROM media_files WHERE path LIKE '%Elsewhere%'"
+    assert await pool.fetchval(outside_files) == 0
