@@ -20,25 +20,16 @@ Merge rules (strict where federation is lenient, so surprises fail at start-up):
 * federation plumbing (``_service``, ``_entities``, ``_Any``, ``_Entity``,
   ``_FieldSet``, ``link__*``, ``@key``/``@link``…) never reaches the public schema.
 
-Per-request memo: entity conversions are memoised per *context object* (whatever the
-app passes as ``context_value``) and per ``(object, owning subgraph)``. The memo lives
-in a dictionary of the composed schema keyed by ``id(context)`` and is dropped by a
-``weakref.finalize`` when the context is collected, so the protocol asked of the
-context is only: *it supports weak references* (any ordinary class instance or
-non-slotted dataclass does; a plain ``dict`` does not, in which case nothing is
-memoised — still correct, just not deduplicated). Entries hold a weak reference to
-the converted object, so a long subscription does not accumulate memo entries.
+Converting an object into the owning subgraph's type when a request runs, and the
+per-request memo of those conversions, live in ``gateway.entities``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import inspect
-import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -46,7 +37,6 @@ from graphql import (
     FieldNode,
     GraphQLArgument,
     GraphQLEnumType,
-    GraphQLError,
     GraphQLField,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
@@ -63,7 +53,6 @@ from graphql import (
     SelectionSetNode,
     default_field_resolver,
     get_named_type,
-    is_leaf_type,
     is_specified_directive,
     parse,
     print_ast,
@@ -72,12 +61,12 @@ from graphql import (
     validate_schema,
 )
 from strawberry.federation.schema_directives import External, Key, Shareable
-from strawberry.types.base import get_object_definition
 from strawberry.types.cast import get_strawberry_type_cast
+
+from gateway.entities import DEFINITION_BACKREF, EntityConverter
 
 __all__ = ["ComposedSchema", "CompositionError", "compose"]
 
-DEFINITION_BACKREF = "strawberry-definition"
 ROOT_NAMES = ("Query", "Mutation", "Subscription")
 PLUMBING_TYPES = frozenset(
     {"_Any", "_Entity", "_Service", "_FieldSet", "FieldSet", "Policy", "Scope"}
@@ -112,22 +101,6 @@ class _FieldSource:
     subgraph: _Subgraph
     field: GraphQLField
     type_name: str  # the subgraph's own name of the parent type
-
-
-@dataclass(eq=False)
-class _Entity:
-    """What converting an object into ``subgraph``'s own type needs."""
-
-    subgraph: _Subgraph
-    origin: type
-    key_selections: list[SelectionSetNode]
-    resolve_reference: Callable[..., Any] | None
-    wants_info: bool
-
-
-@dataclass(eq=False)
-class _Memo:
-    entries: dict[tuple[int, str], tuple[Any, asyncio.Future[Any]]] = field(default_factory=dict)
 
 
 class ComposedSchema:
@@ -212,8 +185,9 @@ class _Composer:
         # Strawberry class -> (subgraph names that produce it, GraphQL type names it maps to)
         self.class_subgraphs: dict[type, frozenset[str]] = {}
         self.class_type_names: dict[type, set[str]] = {}
-        self.entities: dict[tuple[str, str], _Entity] = {}
-        self.memos: dict[int, _Memo] = {}
+        self.entities = EntityConverter(
+            self.class_subgraphs, self.class_type_names, self.merged, self.sources
+        )
         self.fields: dict[str, dict[str, GraphQLField]] = {}
 
     # --- collecting ------------------------------------------------------------------
@@ -449,7 +423,7 @@ class _Composer:
             if owner.field.subscribe is not None:
                 merged.subscribe = self._bound_resolver(owner, merged.args, subscribe=True)
             return merged
-        merged.resolve = self._entity_aware(type_name, owner, resolvers)
+        merged.resolve = self.entities.entity_aware(type_name, owner.subgraph, resolvers)
         return merged
 
     def _argument(self, argument: GraphQLArgument) -> GraphQLArgument:
@@ -527,109 +501,11 @@ class _Composer:
         keys = [d for d in _directives(definition) if isinstance(d, Key)]
         if not keys or definition is None:
             return
-        origin = definition.origin
-        resolve_reference = getattr(origin, "resolve_reference", None)
-        wants_info = (
-            resolve_reference is not None
-            and "info" in inspect.signature(resolve_reference).parameters
-        )
-        self.entities[(name, subgraph.name)] = _Entity(
+        self.entities.register(
+            name,
             subgraph,
-            origin,
+            definition.origin,
             [_parse_field_set(str(key.fields)) for key in keys if key.resolvable is not False],
-            resolve_reference,
-            wants_info,
-        )
-
-    def _entity_aware(
-        self, type_name: str, owner: _FieldSource, resolvers: dict[str, Callable[..., Any]]
-    ) -> Callable[..., Any]:
-        class_subgraphs = self.class_subgraphs
-        owner_name = owner.subgraph.name
-        owner_resolver = resolvers[owner_name]
-        convert = self._converter(type_name, owner.subgraph)
-
-        def resolve(obj: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
-            producers = class_subgraphs.get(type(obj))
-            if producers is None or owner_name in producers:
-                return owner_resolver(obj, info, **kwargs)
-            for producer in producers:  # a key or @shareable field the producer resolves itself
-                if producer in resolvers:
-                    return resolvers[producer](obj, info, **kwargs)
-            return _resolve_converted(convert(obj, info), owner_resolver, info, kwargs)
-
-        return resolve
-
-    def _converter(
-        self, type_name: str, owner: _Subgraph
-    ) -> Callable[[Any, GraphQLResolveInfo[Any]], Awaitable[Any]]:
-        memos = self.memos
-
-        async def convert(obj: Any, info: GraphQLResolveInfo[Any]) -> Any:
-            entity = self.entities.get((type_name, owner.name))
-            if entity is None:
-                raise GraphQLError(
-                    f"{type_name} is not an entity in subgraph {owner.name!r},"
-                    " so it cannot resolve fields of objects other subgraphs produced"
-                )
-            memo = _memo_for(memos, info.context)
-            if memo is None:
-                return await self._reference(entity, obj, info)
-            key = (id(obj), owner.name)
-            entry = memo.entries.get(key)
-            if entry is not None and _deref(entry[0]) is obj:
-                return await asyncio.shield(entry[1])
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            memo.entries[key] = (_weak(obj, memo.entries, key), future)
-            try:
-                result = await self._reference(entity, obj, info)
-            except BaseException as error:
-                memo.entries.pop(key, None)
-                if isinstance(error, Exception):
-                    future.set_exception(error)
-                    future.exception()  # retrieved: waiters re-raise it, nobody logs it twice
-                else:
-                    future.cancel()
-                raise
-            future.set_result(result)
-            return result
-
-        return convert
-
-    async def _reference(self, entity: _Entity, obj: Any, info: GraphQLResolveInfo[Any]) -> Any:
-        representation = self._representation(entity, obj)
-        strawberry_schema = entity.subgraph.strawberry_schema
-        strawberry_info = strawberry_schema.config.info_class(
-            _raw_info=info._replace(schema=entity.subgraph.schema), _field=None
-        )
-        if entity.resolve_reference is None:
-            from strawberry.types.arguments import convert_argument
-
-            return convert_argument(
-                representation,
-                type_=entity.origin,
-                scalar_registry=strawberry_schema.schema_converter.scalar_registry,
-                config=strawberry_schema.config,
-                info=strawberry_info,
-            )
-        kwargs = dict(representation)
-        if entity.wants_info:
-            kwargs["info"] = strawberry_info
-        result = entity.resolve_reference(**kwargs)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
-
-    def _representation(self, entity: _Entity, obj: Any) -> dict[str, Any]:
-        """The key fields of ``obj`` as a router would send them (serialized leaf values)."""
-        errors = []
-        for selection in entity.key_selections:
-            try:
-                return _select(obj, selection, self)
-            except (AttributeError, KeyError, TypeError) as error:
-                errors.append(str(error))
-        raise GraphQLError(
-            f"cannot read the key fields of {type(obj).__name__}: {'; '.join(errors)}"
         )
 
     # --- abstract types ----------------------------------------------------------------
@@ -751,68 +627,3 @@ def _own_enum_value(own: GraphQLEnumType, value: Any) -> Any:
     raw = value.value if isinstance(value, Enum) else value
     wrapped = getattr(own, "wrapped_cls", None)
     return wrapped(raw) if wrapped is not None else raw
-
-
-def _select(obj: Any, selection_set: SelectionSetNode, composer: _Composer) -> dict[str, Any]:
-    definition = get_object_definition(obj, strict=True)
-    type_name = next(iter(composer.class_type_names[type(obj)]))
-    merged_type = composer.merged[type_name]
-    python_names = {
-        name: field_.extensions[DEFINITION_BACKREF].python_name
-        for subgraph, own in composer.sources[type_name]
-        for name, field_ in _fields(own).items()
-        if _strawberry(own.extensions) is definition and DEFINITION_BACKREF in field_.extensions
-    }
-    result: dict[str, Any] = {}
-    for node in selection_set.selections:
-        assert isinstance(node, FieldNode)
-        name = node.name.value
-        value = getattr(obj, python_names[name])
-        field_type = get_named_type(merged_type.fields[name].type)  # type: ignore[attr-defined]
-        if value is None:
-            result[name] = None
-        elif node.selection_set is not None:
-            result[name] = _select(value, node.selection_set, composer)
-        elif is_leaf_type(field_type):
-            result[name] = field_type.serialize(value)
-        else:
-            result[name] = value
-    return result
-
-
-async def _resolve_converted(
-    converted: Awaitable[Any],
-    resolver: Callable[..., Any],
-    info: GraphQLResolveInfo[Any],
-    kwargs: dict[str, Any],
-) -> Any:
-    entity = await converted
-    if entity is None:
-        return None
-    result = resolver(entity, info, **kwargs)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
-
-
-def _memo_for(memos: dict[int, _Memo], context: Any) -> _Memo | None:
-    key = id(context)
-    memo = memos.get(key)
-    if memo is None:
-        try:
-            weakref.finalize(context, memos.pop, key, None)
-        except TypeError:
-            return None
-        memo = memos[key] = _Memo()
-    return memo
-
-
-def _weak(obj: Any, entries: dict[Any, Any], key: Any) -> Any:
-    try:
-        return weakref.ref(obj, lambda _ref: entries.pop(key, None))
-    except TypeError:
-        return obj
-
-
-def _deref(reference: Any) -> Any:
-    return reference() if isinstance(reference, weakref.ref) else reference

@@ -12,15 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import Any, cast
 
 import asyncpg
 import structlog
 
 from infra.bus import EventBus
 from infra.errors import NotFound
-from media.analyze import analyze_file
-from media.probe import ProbePool
+from media.analyze import Analysis, analyze_file
+from media.probe_pool import ProbePool
 from resolvers.catalog.scan_queue import (
     CHANNEL,
     claim_scan,
@@ -54,7 +53,7 @@ class ScanService:
         self._bus = bus
         self._probe_workers = probe_workers
         self._probe_timeout_s = probe_timeout_s
-        self._probe_pool: ProbePool | None = None
+        self._probe_pool: ProbePool[Analysis] | None = None
         self._scanner = LibraryScanner(pool, bus, self._probes)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._slots = max_concurrent_scans
@@ -69,10 +68,10 @@ class ScanService:
     def worker_id(self) -> str:
         return self._worker_id
 
-    def _probes(self) -> ProbePool:
+    def _probes(self) -> ProbePool[Analysis]:
         if self._probe_pool is None:
             self._probe_pool = ProbePool(
-                self._probe_workers, self._probe_timeout_s, target=cast(Any, analyze_file)
+                self._probe_workers, self._probe_timeout_s, target=analyze_file
             )
         return self._probe_pool
 

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import structlog
@@ -29,7 +29,8 @@ from media.analyze import Analysis
 from media.images import ImageError, inspect_image
 from media.naming import LibraryKind, identify
 from media.nfo import NfoError, parse_nfo
-from media.probe import ProbeError, ProbePool
+from media.probe import ProbeError
+from media.probe_pool import ProbePool
 from media.scanner import KnownFile, ScanPlan, SidecarAssignment, plan_scan, plan_sidecars
 from media.walk import WalkEntry, WalkProblem, check_root, walk_library
 from resolvers.catalog.scan_sidecars import (
@@ -107,7 +108,7 @@ class LibraryScanner:
         self,
         pool: asyncpg.Pool,
         bus: EventBus,
-        probes: Callable[[], ProbePool],
+        probes: Callable[[], ProbePool[Analysis]],
     ) -> None:
         self._pool = pool
         self._bus = bus
@@ -209,7 +210,7 @@ class LibraryScanner:
             known: KnownFile | None, entry: WalkEntry
         ) -> tuple[KnownFile | None, WalkEntry, Analysis]:
             try:
-                analysis = cast(Analysis, await probes.probe(entry.path))
+                analysis = await probes.probe(entry.path)
             except ProbeError as error:
                 analysis = Analysis(probe=None, error=str(error), oshash=None, tags=None)
             return known, entry, analysis

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from media.probe import ProbeError, ProbePool, ProbeResult, probe_file
+from media.probe import ProbeError, ProbeResult, probe_file
+from media.probe_pool import ProbePool
 from tests.support.media_files import (
     make_audio,
     make_image,
