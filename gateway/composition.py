@@ -64,6 +64,7 @@ from strawberry.federation.schema_directives import External, Key, Shareable
 from strawberry.types.cast import get_strawberry_type_cast
 
 from gateway.entities import DEFINITION_BACKREF, EntityConverter
+from gateway.fast_execution import PLAIN_ATTRIBUTE, SYNC_RESOLVER
 
 __all__ = ["ComposedSchema", "CompositionError", "compose"]
 
@@ -365,7 +366,7 @@ class _Composer:
                 continue
             self._check_field(type_name, field_name, definers, sources)
             self.owners[(type_name, field_name)] = definers[0].subgraph.name
-            fields[field_name] = self._field(type_name, definers)
+            fields[field_name] = self._field(type_name, definers, only_owner=len(sources) == 1)
         return fields
 
     def _check_field(
@@ -408,7 +409,11 @@ class _Composer:
                 )
 
     def _field(
-        self, type_name: str, definers: list[_FieldSource], plain: bool = False
+        self,
+        type_name: str,
+        definers: list[_FieldSource],
+        plain: bool = False,
+        only_owner: bool = False,
     ) -> GraphQLField:
         owner = definers[0]
         merged = copy(owner.field)
@@ -418,7 +423,8 @@ class _Composer:
         if plain:
             return merged
         resolvers = {d.subgraph.name: self._bound_resolver(d, merged.args) for d in definers}
-        if type_name in ROOT_NAMES:
+        if type_name in ROOT_NAMES or only_owner:
+            # Only the owner produces objects of a type no other subgraph defines.
             merged.resolve = resolvers[owner.subgraph.name]
             if owner.field.subscribe is not None:
                 merged.subscribe = self._bound_resolver(owner, merged.args, subscribe=True)
@@ -448,8 +454,22 @@ class _Composer:
             for name, arg in (source.field.args or {}).items()
             if (converter := self._arg_converter(arg.type, merged_args[name].type)) is not None
         }
+        attribute = None if subscribe or converters else _plain_attribute(source.field)
+        if attribute is not None:
+            # A Strawberry field without resolver, permissions or extensions reads an
+            # attribute; reading it directly skips the per-field wrapper (a grid page has
+            # thousands of these).
+            def read(obj: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
+                return getattr(obj, attribute)
+
+            setattr(read, PLAIN_ATTRIBUTE, attribute)
+            return read
         if getattr(resolve, "_is_default", False) and not converters:
             return resolve
+        direct = None if subscribe or converters else _direct_call(source)
+        if direct is not None:
+            setattr(direct, SYNC_RESOLVER, True)
+            return direct
 
         def resolver(obj: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
             for name, converter in converters.items():
@@ -457,6 +477,9 @@ class _Composer:
                     kwargs[name] = converter(kwargs[name])
             return resolve(obj, info._replace(schema=subgraph_schema), **kwargs)
 
+        definition = _strawberry(source.field.extensions)
+        if not subscribe and definition is not None and not getattr(definition, "is_async", True):
+            setattr(resolver, SYNC_RESOLVER, True)  # the fast executor may call it inline
         return resolver
 
     def _arg_converter(self, own: GraphQLType, merged: GraphQLType) -> Callable[[Any], Any] | None:
@@ -615,6 +638,56 @@ def _sorted_sdl(schema: GraphQLSchema) -> str:
         (sort(d) for d in document.definitions), key=lambda d: (kinds.get(d.kind, 2), name(d))
     )
     return print_ast(dataclasses.replace(document, definitions=tuple(definitions))) + "\n"
+
+
+def _direct_call(source: _FieldSource) -> Callable[..., Any] | None:
+    """Call a simple synchronous Strawberry resolver (``self`` and ``info`` at most) without
+    Strawberry's per-call wrapper; None when the field needs that wrapper (arguments,
+    permissions, extensions, async, other reserved parameters, union results)."""
+    definition = _strawberry(source.field.extensions)
+    resolver = getattr(definition, "base_resolver", None)
+    if (
+        resolver is None
+        or getattr(definition, "is_async", True)
+        or getattr(definition, "arguments", True)
+        or getattr(definition, "permission_classes", True)
+        or getattr(definition, "extensions", True)
+        or resolver.root_parameter is not None
+        or resolver.parent_parameter is not None
+        or isinstance(get_named_type(source.field.type), GraphQLUnionType)
+    ):
+        return None
+    func = resolver.wrapped_func
+    info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
+    takes_self = resolver.self_parameter is not None
+    info_class = source.subgraph.strawberry_schema.config.info_class
+    subgraph_schema = source.subgraph.schema
+
+    def call(obj: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
+        call_kwargs = {}
+        if info_name is not None:
+            call_kwargs[info_name] = info_class(
+                _raw_info=info._replace(schema=subgraph_schema), _field=definition
+            )
+        return func(obj, **call_kwargs) if takes_self else func(**call_kwargs)
+
+    return call
+
+
+def _plain_attribute(field: GraphQLField) -> str | None:
+    """The Python attribute behind a Strawberry field that only reads one, else None."""
+    definition = _strawberry(field.extensions)
+    if definition is None or field.args:
+        return None
+    if (
+        getattr(definition, "base_resolver", True) is not None
+        or getattr(definition, "permission_classes", True)
+        or getattr(definition, "extensions", True)
+        or getattr(definition, "directives", None) is None
+    ):
+        return None
+    name = getattr(definition, "python_name", None)
+    return name if isinstance(name, str) else None
 
 
 def _fields(type_: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import structlog
 from graphql import (
     DocumentNode,
@@ -47,6 +48,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from gateway.fast_execution import FastExecutor
 from infra.errors import RevengeError
 
 __all__ = [
@@ -207,6 +209,7 @@ class GraphQLService:
             context_value=context,
             variable_values=operation.variables,
             operation_name=operation.operation_name,
+            executor_class=FastExecutor,
         )
         if inspect.isawaitable(result):
             result = await result
@@ -346,7 +349,10 @@ def _negotiate(accept: str | None) -> str | None:
 def _json_response(
     body: Mapping[str, Any], status: int, media_type: str, headers: Mapping[str, str] | None = None
 ) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    try:
+        content = orjson.dumps(body, default=str)
+    except TypeError:  # lone surrogates and other values orjson refuses: escape them
+        content = json.dumps(body, separators=(",", ":"), default=str).encode()
     return Response(
         content, status_code=status, media_type=f"{media_type}; charset=utf-8", headers=headers
     )

@@ -33,13 +33,38 @@ Row = Any
 TOP_LEVEL_KINDS = ["movie", "series", "artist", "album"]
 
 
+class _Peek:
+    """What a loader already holds for a key, without waiting (see ``peek``)."""
+
+    __slots__ = ("found", "value")
+
+    def __init__(self, found: bool, value: Any = None) -> None:
+        self.found = found
+        self.value = value
+
+
+_MISSING = _Peek(False)
+
+
+def _peek(futures: dict[Any, Any], key: Any) -> _Peek:
+    future = futures.get(key)
+    if future is None or not future.done() or future.cancelled() or future.exception():
+        return _MISSING
+    return _Peek(True, future.result())
+
+
 class _RowByIdLoader(DataLoader[uuid.UUID, Row | None]):
     sql = ""
     key_column = "id"
 
     def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__()
+        self.futures: dict[Any, Any] = {}
+        super().__init__(cache_map=self.futures)
         self.pool = pool
+
+    def peek(self, key: uuid.UUID) -> _Peek:
+        """The loaded value when this request already loaded ``key`` (a primed page)."""
+        return _peek(self.futures, key)
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Row | None]:
         rows = await self.pool.fetch(self.sql, list(keys))
@@ -52,8 +77,13 @@ class _RowsByKeyLoader(DataLoader[uuid.UUID, list[Row]]):
     key_column = ""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__()
+        self.futures: dict[Any, Any] = {}
+        super().__init__(cache_map=self.futures)
         self.pool = pool
+
+    def peek(self, key: uuid.UUID) -> _Peek:
+        """The loaded rows when this request already loaded ``key`` (a primed page)."""
+        return _peek(self.futures, key)
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[list[Row]]:
         rows = await self.pool.fetch(self.sql, list(keys))

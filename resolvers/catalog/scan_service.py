@@ -29,7 +29,7 @@ from resolvers.catalog.scan_queue import (
     new_worker_id,
     requeue_scans,
 )
-from resolvers.catalog.scanning import LibraryScanner, scan_event
+from resolvers.catalog.scanning import FINISHED, LibraryScanner, scan_event
 
 __all__ = ["ScanService"]
 
@@ -89,11 +89,18 @@ class ScanService:
         return scan_id
 
     async def wait(self, scan_id: uuid.UUID) -> None:
-        """Until this process's run of the scan ends (returns at once if it is not running here)."""
-        task = self._tasks.get(scan_id)
-        if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(task)
+        """Until the scan has finished, whichever worker runs it."""
+        while True:
+            task = self._tasks.get(scan_id)
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(task)
+            status = await self._pool.fetchval(
+                "SELECT status FROM library_scans WHERE id = $1", scan_id
+            )
+            if status is None or status in FINISHED:
+                return
+            await asyncio.sleep(0.05)
 
     # -- working ---------------------------------------------------------------------------
 

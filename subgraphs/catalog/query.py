@@ -9,12 +9,21 @@ from resolvers.catalog.items import ItemFilter, list_items
 from resolvers.catalog.libraries import list_genres, list_libraries
 from resolvers.catalog.search import search_items
 from subgraphs.catalog.enums import ItemSort, MediaKind, SortDirection
+from subgraphs.catalog.prefetch import prefetch_items, selected_under
 from subgraphs.catalog.types import Genre, Library, MediaItem, MediaItemConnection
 from subgraphs.context import Context
 
 __all__ = ["Query"]
 
 Info = strawberry.Info[Context, None]
+
+
+async def _prefetch_page(info: Info, items: list[MediaItem]) -> None:
+    """Prime the relations the operation selects on the page's items (edges.node or nodes)."""
+    wanted = selected_under(info.selected_fields, "items", "edges", "node")
+    for name, selections in selected_under(info.selected_fields, "items", "nodes").items():
+        wanted.setdefault(name, []).extend(selections)
+    await prefetch_items(info.context.loaders.catalog, [i.item_id for i in items], wanted)
 
 
 @strawberry.type
@@ -73,7 +82,9 @@ class Query:
             first=first,
             after=after,
         )
-        return MediaItemConnection.from_page(page)
+        connection = MediaItemConnection.from_page(page)
+        await _prefetch_page(info, [edge.node for edge in connection.edges])
+        return connection
 
     @strawberry.field
     async def search(self, info: Info, query: str, first: int = 20) -> list[MediaItem]:

@@ -13,6 +13,7 @@ from strawberry import Private
 from resolvers.catalog.items import ItemPage, list_children
 from resolvers.catalog.scans import FINISHED_SCAN_STATUSES
 from subgraphs.catalog.enums import ImageType, LibraryKind, MediaKind, ScanStatus, StreamType
+from subgraphs.catalog.prefetch import batched
 from subgraphs.context import Context
 
 __all__ = [
@@ -285,9 +286,10 @@ class MediaFile:
         )
 
     @strawberry.field
-    async def streams(self, info: Info) -> list[MediaStream]:
-        rows = await info.context.loaders.catalog.streams_by_file_id.load(self.file_id)
-        return [MediaStream.from_row(row) for row in rows]
+    def streams(self, info: Info) -> list[MediaStream]:
+        return batched(  # type: ignore[no-any-return]
+            info.context.loaders.catalog.streams_by_file_id, self.file_id, _streams
+        )
 
 
 @strawberry.federation.type(keys=["id"])
@@ -402,25 +404,51 @@ class MediaItem:
             if value is not None
         ]
 
-    @strawberry.field
-    async def genres(self, info: Info) -> list[Genre]:
-        rows = await info.context.loaders.catalog.genres_by_item_id.load(self.item_id)
-        return [Genre.from_row(row) for row in rows]
+    # Sync fields that read primed loaders (see prefetch.py) and await them otherwise.
 
     @strawberry.field
-    async def people(self, info: Info) -> list[Credit]:
-        rows = await info.context.loaders.catalog.credits_by_item_id.load(self.item_id)
-        return [Credit.from_row(row) for row in rows]
+    def genres(self, info: Info) -> list[Genre]:
+        return batched(  # type: ignore[no-any-return]
+            info.context.loaders.catalog.genres_by_item_id, self.item_id, _genres
+        )
 
     @strawberry.field
-    async def images(self, info: Info) -> list[Image]:
-        rows = await info.context.loaders.catalog.images_by_item_id.load(self.item_id)
-        return [Image.from_row(row) for row in rows if row["type"] in _IMAGE_TYPES]
+    def people(self, info: Info) -> list[Credit]:
+        return batched(  # type: ignore[no-any-return]
+            info.context.loaders.catalog.credits_by_item_id, self.item_id, _credits
+        )
 
     @strawberry.field
-    async def files(self, info: Info) -> list[MediaFile]:
-        rows = await info.context.loaders.catalog.files_by_item_id.load(self.item_id)
-        return [MediaFile.from_row(row) for row in rows]
+    def images(self, info: Info) -> list[Image]:
+        return batched(  # type: ignore[no-any-return]
+            info.context.loaders.catalog.images_by_item_id, self.item_id, _images
+        )
+
+    @strawberry.field
+    def files(self, info: Info) -> list[MediaFile]:
+        return batched(  # type: ignore[no-any-return]
+            info.context.loaders.catalog.files_by_item_id, self.item_id, _files
+        )
+
+
+def _streams(rows: list[Any]) -> list[MediaStream]:
+    return [MediaStream.from_row(row) for row in rows]
+
+
+def _genres(rows: list[Any]) -> list[Genre]:
+    return [Genre.from_row(row) for row in rows]
+
+
+def _credits(rows: list[Any]) -> list[Credit]:
+    return [Credit.from_row(row) for row in rows]
+
+
+def _images(rows: list[Any]) -> list[Image]:
+    return [Image.from_row(row) for row in rows if row["type"] in _IMAGE_TYPES]
+
+
+def _files(rows: list[Any]) -> list[MediaFile]:
+    return [MediaFile.from_row(row) for row in rows]
 
 
 @strawberry.federation.type(shareable=True)
