@@ -55,12 +55,7 @@ def create_app(
         owned = database is None
         db = database if database is not None else await open_database(settings)
         bus = open_bus(settings)
-        scans = ScanService(
-            db.pool,
-            bus,
-            probe_workers=settings.effective_probe_workers,
-            probe_timeout_s=settings.probe_timeout_seconds,
-        )
+        scans = ScanService.from_settings(db.pool, bus, settings)
         app.state.database = db
         app.state.bus = bus
         app.state.services = {"scans": scans}

@@ -136,12 +136,7 @@ async def scan_once(settings: Settings, library: str, *, full: bool) -> int:
     configure_logging(settings.log_level, settings.log_format)
     database = await open_database(settings)
     bus = open_bus(settings)
-    scans = ScanService(
-        database.pool,
-        bus,
-        probe_workers=settings.effective_probe_workers,
-        probe_timeout_s=settings.probe_timeout_seconds,
-    )
+    scans = ScanService.from_settings(database.pool, bus, settings)
     try:
         library_id = await find_library(database.pool, library)
         if library_id is None:
@@ -168,12 +163,7 @@ async def run_worker(settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
     database = await open_database(settings)
     bus = open_bus(settings)
-    scans = ScanService(
-        database.pool,
-        bus,
-        probe_workers=settings.effective_probe_workers,
-        probe_timeout_s=settings.probe_timeout_seconds,
-    )
+    scans = ScanService.from_settings(database.pool, bus, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -217,12 +207,7 @@ def run_subgraph(settings: Settings, name: str) -> int:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state["database"] = await open_database(settings)
         state["bus"] = open_bus(settings)
-        scans = ScanService(
-            state["database"].pool,
-            state["bus"],
-            probe_workers=settings.effective_probe_workers,
-            probe_timeout_s=settings.probe_timeout_seconds,
-        )
+        scans = ScanService.from_settings(state["database"].pool, state["bus"], settings)
         state["services"] = {"scans": scans}
         try:
             yield

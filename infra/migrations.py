@@ -9,6 +9,8 @@ second finds the work done.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,18 +97,27 @@ async def _set_version(conn: asyncpg.Connection, version: int) -> None:
         )
 
 
-async def migrate_up(
-    conn: asyncpg.Connection, migrations: list[Migration] | None = None
-) -> list[int]:
-    """Apply every pending migration; returns the versions applied."""
-    todo = load_migrations() if migrations is None else migrations
-    applied: list[int] = []
+@asynccontextmanager
+async def _locked(conn: asyncpg.Connection) -> AsyncIterator[int]:
+    """Hold the migration lock; yields the applied version (refusing a dirty database)."""
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
         await conn.execute(_CREATE_TABLE)
         version, dirty = await current_version(conn)
         if dirty:
             raise MigrationError(f"database is dirty at version {version}; fix it by hand")
+        yield version
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+async def migrate_up(
+    conn: asyncpg.Connection, migrations: list[Migration] | None = None
+) -> list[int]:
+    """Apply every pending migration; returns the versions applied."""
+    todo = load_migrations() if migrations is None else migrations
+    applied: list[int] = []
+    async with _locked(conn) as version:
         for migration in todo:
             if migration.version <= version:
                 continue
@@ -114,8 +125,6 @@ async def migrate_up(
                 await conn.execute(migration.up_sql)
                 await _set_version(conn, migration.version)
             applied.append(migration.version)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return applied
 
 
@@ -125,12 +134,7 @@ async def migrate_down(
     """Revert the newest ``steps`` migrations; returns the versions reverted."""
     known = load_migrations() if migrations is None else migrations
     reverted: list[int] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-    try:
-        await conn.execute(_CREATE_TABLE)
-        version, dirty = await current_version(conn)
-        if dirty:
-            raise MigrationError(f"database is dirty at version {version}; fix it by hand")
+    async with _locked(conn) as version:
         applied = [m for m in known if m.version <= version]
         for migration in reversed(applied[-steps:] if steps > 0 else []):
             previous = [m.version for m in applied if m.version < migration.version]
@@ -138,8 +142,6 @@ async def migrate_down(
                 await conn.execute(migration.down_sql)
                 await _set_version(conn, previous[-1] if previous else 0)
             reverted.append(migration.version)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return reverted
 
 

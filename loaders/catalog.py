@@ -53,9 +53,8 @@ def _peek(futures: dict[Any, Any], key: Any) -> _Peek:
     return _Peek(True, future.result())
 
 
-class _RowByIdLoader(DataLoader[uuid.UUID, Row | None]):
-    sql = ""
-    key_column = "id"
+class _PoolLoader(DataLoader[uuid.UUID, Any]):
+    """A loader over the pool whose cache can be read without waiting (``peek``)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.futures: dict[Any, Any] = {}
@@ -66,24 +65,20 @@ class _RowByIdLoader(DataLoader[uuid.UUID, Row | None]):
         """The loaded value when this request already loaded ``key`` (a primed page)."""
         return _peek(self.futures, key)
 
+
+class _RowByIdLoader(_PoolLoader):
+    sql = ""
+    key_column = "id"
+
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Row | None]:
         rows = await self.pool.fetch(self.sql, list(keys))
         by_key = {row[self.key_column]: row for row in rows}
         return [by_key.get(key) for key in keys]
 
 
-class _RowsByKeyLoader(DataLoader[uuid.UUID, list[Row]]):
+class _RowsByKeyLoader(_PoolLoader):
     sql = ""
     key_column = ""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.futures: dict[Any, Any] = {}
-        super().__init__(cache_map=self.futures)
-        self.pool = pool
-
-    def peek(self, key: uuid.UUID) -> _Peek:
-        """The loaded rows when this request already loaded ``key`` (a primed page)."""
-        return _peek(self.futures, key)
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[list[Row]]:
         rows = await self.pool.fetch(self.sql, list(keys))

@@ -18,6 +18,7 @@ import structlog
 
 from infra.bus import EventBus
 from infra.errors import NotFound
+from infra.settings import Settings
 from media.analyze import Analysis, analyze_file
 from media.probe_pool import ProbePool
 from resolvers.catalog.scan_queue import (
@@ -63,6 +64,15 @@ class ScanService:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
+
+    @classmethod
+    def from_settings(cls, pool: asyncpg.Pool, bus: EventBus, settings: Settings) -> ScanService:
+        return cls(
+            pool,
+            bus,
+            probe_workers=settings.effective_probe_workers,
+            probe_timeout_s=settings.probe_timeout_seconds,
+        )
 
     @property
     def worker_id(self) -> str:
