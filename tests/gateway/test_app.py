@@ -238,6 +238,9 @@ async def test_bad_input_gets_clear_errors_and_the_server_keeps_serving(
         image = await client.get("/images/00000000-0000-7000-8000-000000000000")
         assert (image.status_code, image.json()["code"]) == (404, "NOT_FOUND")
 
+        traced = await client.get("/health/live", headers={"x-request-id": "trace-42"})
+        assert traced.headers["x-request-id"] == "trace-42"
+        assert len((await client.get("/health/live")).headers["x-request-id"]) == 32
         assert (await client.get("/health/ready")).json()["status"] == "ok"
         assert (await client.get("/health/live")).status_code == 200
         assert (await client.get("/health/startup")).status_code == 200

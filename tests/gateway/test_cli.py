@@ -218,3 +218,51 @@ def test_subgraph_serves_the_catalog_alone_with_service_and_entities(
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)
+
+
+def test_scan_command_scans_a_library_and_reports_progress(tmp_path: Path) -> None:
+    movies = tmp_path / "Films"
+    movies.mkdir()
+    make_video(movies / "Solaris (1972).mkv", seconds=0.3)
+    env = clean_env(REVENGE_DATA_DIR=str(tmp_path / "data"), REVENGE_LOG_FORMAT="json")
+    port = free_port()
+    # `serve` registers the library (no scan yet: the folder is empty of media at first).
+    server = subprocess.Popen(
+        [REVENGE, "serve", "--library", f"movies:{movies}"],
+        env={**env, "REVENGE_SERVER_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", server)
+        make_video(movies / "Stalker (1979).mkv", seconds=0.3)
+        # The CLI scans beside the running server, on the same embedded database.
+        completed = subprocess.run(
+            [REVENGE, "scan", "Films"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert completed.returncode == 0, completed.stderr
+        progress = [
+            json.loads(line) for line in completed.stderr.splitlines() if "scan progress" in line
+        ]
+        assert progress[-1]["status"] == "completed"
+        assert progress[-1]["seen"] == 2
+        body = httpx.post(
+            f"http://127.0.0.1:{port}/graphql", json={"query": "{ items { totalCount } }"}
+        ).json()
+        assert body["data"]["items"]["totalCount"] == 2
+        unknown = subprocess.run(
+            [REVENGE, "scan", "Nope"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert unknown.returncode == 2
+        assert unknown.stderr.strip().endswith("revenge: no library named 'Nope'")
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(30)
+
+
+def test_schema_check_passes_on_the_committed_schema() -> None:
+    completed = subprocess.run(
+        [REVENGE, "schema", "--check"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip().endswith("schema.graphql is up to date")
