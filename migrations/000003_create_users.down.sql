@@ -1,0 +1,6 @@
+DROP TABLE IF EXISTS audit_events;
+DROP TABLE IF EXISTS api_keys;
+DROP TABLE IF EXISTS refresh_tokens;
+DROP TABLE IF EXISTS auth_sessions;
+DROP TABLE IF EXISTS profiles;
+DROP TABLE IF EXISTS users;
