@@ -1,0 +1,185 @@
+"""Attribute rules (``policies/*.rego``) evaluated in-process with regopy, or by an OPA server.
+
+Both engines answer the same question the same way: the value of one rule, named by its data path
+(``revenge/catalog/decision`` or ``data.revenge.catalog.decision``), for an ``input`` document; an
+undefined rule is ``None``. ``open_policy_engine`` picks the in-process engine unless an OPA URL is
+set (``REVENGE_OPA_URL``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import aiohttp
+import regopy
+from opa_client.opa_async import AsyncOpaClient
+
+from infra.authz.timing import DecisionTimes
+
+__all__ = [
+    "DEFAULT_ENTRYPOINTS",
+    "POLICIES_DIR",
+    "OpaEngine",
+    "PolicyEngine",
+    "PolicyError",
+    "RegoEngine",
+    "open_policy_engine",
+    "rule_path",
+]
+
+POLICIES_DIR = Path(__file__).resolve().parent.parent.parent / "policies"
+DEFAULT_ENTRYPOINTS = (
+    "revenge/catalog/allow",
+    "revenge/catalog/decision",
+    "revenge/qar/allow",
+    "revenge/qar/decision",
+    "revenge/entitlement/allow",
+    "revenge/entitlement/decision",
+)
+
+
+class PolicyError(Exception):
+    """A policy could not be compiled or evaluated, or the OPA server did not answer."""
+
+
+def rule_path(query: str) -> str:
+    """``data.revenge.catalog.allow`` / ``revenge.catalog.allow`` -> ``revenge/catalog/allow``."""
+    path = query.strip().removeprefix("data.").removeprefix("/")
+    return path.replace(".", "/") if "/" not in path else path
+
+
+class PolicyEngine(Protocol):
+    times: DecisionTimes
+
+    async def decide(self, query: str, input: Mapping[str, Any]) -> Any: ...
+
+    async def aclose(self) -> None: ...
+
+
+class RegoEngine:
+    """Every ``*.rego`` file of a folder, compiled once into a regopy bundle.
+
+    Queries run against the bundle's entrypoints (``query_bundle_entrypoint``): about 0.1 ms a
+    decision here, an order of magnitude faster than regopy's ad-hoc ``query``, which moreover
+    answered "undefined" instead of a rule's ``default`` value (regopy 1.5.2). A rule path outside
+    ``entrypoints`` is compiled in on first use. One interpreter holds the input between
+    ``set_input`` and the query, so evaluation is serialised by a lock; at this cost it runs on the
+    event loop without a thread.
+    """
+
+    def __init__(
+        self,
+        policy_dir: Path = POLICIES_DIR,
+        entrypoints: Iterable[str] = DEFAULT_ENTRYPOINTS,
+    ) -> None:
+        self._modules = {
+            path.name: path.read_text(encoding="utf-8")
+            for path in sorted(policy_dir.glob("*.rego"))
+        }
+        if not self._modules:
+            raise PolicyError(f"no .rego files in {policy_dir}")
+        self._lock = threading.Lock()
+        self._entrypoints = frozenset(rule_path(e) for e in entrypoints)
+        self._interpreter, self._bundle = self._compile(self._entrypoints)
+        self.times = DecisionTimes()
+
+    def _compile(self, entrypoints: frozenset[str]) -> tuple[regopy.Interpreter, regopy.Bundle]:
+        interpreter = regopy.Interpreter()
+        try:
+            for name, source in self._modules.items():
+                interpreter.add_module(name, source)
+            bundle = interpreter.build(None, sorted(entrypoints))
+        except regopy.RegoError as error:
+            raise PolicyError(f"policies do not compile: {error}") from error
+        if not bundle.ok():
+            raise PolicyError("policies do not compile")
+        return interpreter, bundle
+
+    def evaluate(self, query: str, input: Mapping[str, Any]) -> Any:
+        """The value of the rule at ``query`` for ``input``; ``None`` when undefined."""
+        path = rule_path(query)
+        with self._lock:
+            if path not in self._entrypoints:
+                entrypoints = self._entrypoints | {path}
+                self._interpreter, self._bundle = self._compile(entrypoints)
+                self._entrypoints = entrypoints
+            started = time.perf_counter()
+            try:
+                self._interpreter.set_input(dict(input))
+                output = self._interpreter.query_bundle_entrypoint(self._bundle, path)
+                if not output.ok():
+                    raise PolicyError(f"{path}: {output}")
+                results = output.results
+            except regopy.RegoError as error:
+                raise PolicyError(f"{path}: {error}") from error
+            finally:
+                self.times.add(time.perf_counter() - started)
+        if not results or not results[0].expressions:
+            return None
+        return results[0].expressions[0]
+
+    async def decide(self, query: str, input: Mapping[str, Any]) -> Any:
+        return self.evaluate(query, input)
+
+    async def aclose(self) -> None:
+        """Nothing to release; here for the ``PolicyEngine`` protocol."""
+
+
+class OpaEngine:
+    """Asks an OPA server: ``POST {url}/v1/data/<rule path>`` with ``{"input": …}``; the answer's
+    ``result`` is the rule's value (absent when undefined).
+
+    Sent through opa-python-client's ``AsyncOpaClient.query_rule``, as the design asks. It works on
+    Python 3.11 but does not use httpx: it brings aiohttp (and requests for its sync client), its
+    session must be opened inside the running loop (done on first use) and closed with ``aclose`` in
+    the lifespan, and it addresses a server by scheme, host and port only -- an OPA behind a path
+    prefix is refused here rather than silently misaddressed. The server must hold the same
+    ``policies/*.rego`` (e.g. ``opa run --server policies/``).
+    """
+
+    def __init__(self, url: str, *, timeout: float = 1.5, retries: int = 1) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"OPA URL must be http(s)://host[:port]: {url!r}")
+        if parts.path not in ("", "/"):
+            raise ValueError(f"OPA URL cannot have a path prefix: {url!r}")
+        secure = parts.scheme == "https"
+        self._client = AsyncOpaClient(
+            host=parts.hostname,
+            port=parts.port or (443 if secure else 80),
+            ssl=secure,
+            timeout=timeout,
+            retries=retries,
+        )
+        self._opened = False
+        self.times = DecisionTimes()
+
+    async def decide(self, query: str, input: Mapping[str, Any]) -> Any:
+        if not self._opened:
+            await self._client.__aenter__()
+            self._opened = True
+        started = time.perf_counter()
+        try:
+            answer = await self._client.query_rule(dict(input), rule_path(query))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise PolicyError(f"OPA did not answer {query}: {error!r}") from error
+        finally:
+            self.times.add(time.perf_counter() - started)
+        if not isinstance(answer, dict):
+            raise PolicyError(f"OPA answered {query} with {answer!r}")
+        return answer.get("result")
+
+    async def aclose(self) -> None:
+        if self._opened:
+            await self._client.close_connection()
+            self._opened = False
+
+
+def open_policy_engine(opa_url: str | None) -> PolicyEngine:
+    """OPA when a URL is configured, the in-process regopy engine otherwise."""
+    return RegoEngine() if opa_url is None else OpaEngine(opa_url)
