@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -20,14 +21,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.auth import authenticate, credentials_from
 from gateway.graphql_http import graphql_routes
 from gateway.health import health_routes
 from gateway.media_routes import media_routes
 from gateway.schema import composed_schema
+from infra.authz.casbin_engine import CasbinEngine
+from infra.authz.rego_engine import open_policy_engine
+from infra.authz.service import AuthorizationService
 from infra.bus import open_bus
 from infra.database import Database, open_database
 from infra.metrics import METRICS_CONTENT_TYPE, Metrics
+from infra.ratelimit import open_limiter
 from infra.settings import Settings
+from infra.tokens import KeyRing
 from loaders import Loaders
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library
 from resolvers.catalog.scan_service import ScanService
@@ -56,9 +63,19 @@ def create_app(
         db = database if database is not None else await open_database(settings)
         bus = open_bus(settings)
         scans = ScanService.from_settings(db.pool, bus, settings)
+        key_ring = KeyRing.open(Path(settings.data_dir) / "keys" / "access-tokens.json")
+        limiter = open_limiter(settings.cache_url)
+        async with db.pool.acquire() as conn:
+            casbin = await CasbinEngine.from_database(conn)
+        policies = open_policy_engine(settings.opa_url)
         app.state.database = db
         app.state.bus = bus
-        app.state.services = {"scans": scans}
+        app.state.services = {
+            "scans": scans,
+            "key_ring": key_ring,
+            "limiter": limiter,
+            "authz": AuthorizationService(casbin, policies),
+        }
         try:
             if settings.worker_in_process:
                 await scans.start_worker()
@@ -72,12 +89,18 @@ def create_app(
             yield
         finally:
             await scans.close()
+            await limiter.close()
+            await policies.aclose()
             await bus.close()
             if owned:
                 await db.close()
 
     async def context_factory(connection: HTTPConnection, params: Any = None) -> Context:
         state = connection.app.state
+        token, api_key = credentials_from(connection.headers, params)
+        principal, session_id = await authenticate(
+            state.database.pool, state.services["key_ring"], token, api_key
+        )
         return Context(
             pool=state.database.pool,
             loaders=Loaders(state.database.pool),
@@ -85,6 +108,9 @@ def create_app(
             settings=settings,
             services=state.services,
             request_id=connection.scope.get("revenge.request_id") or uuid.uuid4().hex,
+            principal=principal,
+            session_id=session_id,
+            client_address=connection.client.host if connection.client else None,
         )
 
     metrics = Metrics()

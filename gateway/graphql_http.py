@@ -346,6 +346,9 @@ def _negotiate(accept: str | None) -> str | None:
     return best[2] if best else None
 
 
+_AUTH_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "RATE_LIMITED": 429}
+
+
 def _json_response(
     body: Mapping[str, Any], status: int, media_type: str, headers: Mapping[str, str] | None = None
 ) -> Response:
@@ -416,7 +419,20 @@ class GraphQLHTTPEndpoint:
             return _json_response(body, error.status, media_type, error.headers)
         except RequestError as error:
             return _json_response({"errors": error.formatted()}, 400 if strict else 200, media_type)
-        context = await self.context_factory(request, None)
+        try:
+            context = await self.context_factory(request, None)
+        except RevengeError as error:  # credentials refused before anything ran
+            status = _AUTH_STATUS.get(error.code, 400)
+            body = {
+                "errors": [
+                    {
+                        "message": error.message,
+                        "extensions": {**error.extensions, "code": error.code},
+                    }
+                ]
+            }
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return _json_response(body, status, media_type, headers)
         return _json_response(await self.service.execute(operation, context), 200, media_type)
 
     async def _params(self, request: Request) -> dict[str, Any]:

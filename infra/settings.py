@@ -36,6 +36,7 @@ class Settings:
     database_pool_min_conns: int = 1
     database_pool_max_conns: int = 10
     cache_url: str | None = None
+    opa_url: str | None = None
     data_dir: str = ""
     log_level: str = "info"
     log_format: str = "text"
@@ -156,6 +157,7 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
         _as_int(1, 1000),
     ),
     "cache_url": ("REVENGE_CACHE_URL", "cache.url", _url("redis", "rediss", "unix")),
+    "opa_url": ("REVENGE_OPA_URL", "authorization.opa_url", _url("http", "https")),
     "data_dir": ("REVENGE_DATA_DIR", "data_dir", _directory),
     "log_level": ("REVENGE_LOG_LEVEL", "log.level", _one_of(*LOG_LEVELS)),
     "log_format": ("REVENGE_LOG_FORMAT", "log.format", _one_of("json", "text")),

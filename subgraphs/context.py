@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from infra.authz.principal import ANONYMOUS, Principal
 from infra.bus import EventBus
 from infra.settings import Settings
 from loaders import Loaders
@@ -26,4 +27,9 @@ class Context:
     settings: Settings
     services: dict[str, Any]
     request_id: str
+    # Who is asking (ANONYMOUS until the gateway authenticates the request), the sign-in
+    # session a JWT belongs to, and the client's address as the gateway saw it.
+    principal: Principal = ANONYMOUS
+    session_id: str | None = None
+    client_address: str | None = None
     state: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,58 @@
+"""Authentication at the edge: credentials in, a ``Principal`` out.
+
+HTTP requests carry ``Authorization: Bearer <access token>`` or ``X-Api-Key: <key>``; a
+WebSocket carries the same in its ``connection_init`` payload (``{"authorization": "Bearer …"}``
+or ``{"apiKey": "…"}``), falling back to the handshake's headers. No credentials means the
+anonymous principal; wrong credentials are refused (``UNAUTHENTICATED``), never downgraded to
+anonymous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+from infra.authz.principal import ANONYMOUS, Principal
+from infra.errors import Unauthenticated
+from infra.tokens import KeyRing, verify_access_token
+from resolvers.user.principals import principal_for_access_token, principal_for_api_key
+
+__all__ = ["authenticate", "credentials_from"]
+
+
+def credentials_from(
+    headers: Mapping[str, str], params: Any = None
+) -> tuple[str | None, str | None]:
+    """The (bearer token, API key) a request presents, payload before headers."""
+    authorization = headers.get("authorization")
+    api_key = headers.get("x-api-key")
+    if isinstance(params, Mapping):
+        for name in ("authorization", "Authorization"):
+            if isinstance(params.get(name), str):
+                authorization = params[name]
+        for name in ("apiKey", "x-api-key", "X-Api-Key"):
+            if isinstance(params.get(name), str):
+                api_key = params[name]
+    token = None
+    if authorization:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthenticated("Authorization must be 'Bearer <access token>'")
+        token = value.strip()
+    return token, (api_key.strip() if api_key else None)
+
+
+async def authenticate(
+    pool: asyncpg.Pool, ring: KeyRing, token: str | None, api_key: str | None
+) -> tuple[Principal, str | None]:
+    """The principal and, for a signed-in session, its session id."""
+    if token is not None and api_key is not None:
+        raise Unauthenticated("send either a bearer token or an API key, not both")
+    if token is not None:
+        claims = verify_access_token(ring, token)
+        return await principal_for_access_token(pool, claims), claims.session_id
+    if api_key is not None:
+        return await principal_for_api_key(pool, api_key), None
+    return ANONYMOUS, None

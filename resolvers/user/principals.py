@@ -1,0 +1,74 @@
+"""Who is calling: a verified access token or an API key turned into a ``Principal``.
+
+The token's signature and expiry are checked by ``infra.tokens``; here one query confirms the
+session is still open (sign-out and password changes take effect at once, not after the token
+expires) and reads the active profile's limits.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from infra.authz.principal import Principal
+from infra.errors import Unauthenticated
+from infra.tokens import AccessClaims, hash_token
+
+__all__ = ["principal_for_access_token", "principal_for_api_key"]
+
+
+def _profile_fields(row: asyncpg.Record) -> dict[str, object]:
+    if row["profile_id"] is None:
+        return {}
+    return {
+        "profile_id": str(row["profile_id"]),
+        "is_kids": bool(row["is_kids"]),
+        "max_rating": row["max_rating"],
+        "allow_unrated": bool(row["allow_unrated"]),
+        "blocked_tags": frozenset(row["blocked_tags"] or ()),
+        "allowed_tags": frozenset(row["allowed_tags"] or ()),
+    }
+
+
+async def principal_for_access_token(pool: asyncpg.Pool, claims: AccessClaims) -> Principal:
+    row = await pool.fetchrow(
+        "SELECT s.revoked_at, u.is_disabled, u.roles, p.id AS profile_id, p.is_kids, "
+        "p.max_rating, p.allow_unrated, p.blocked_tags, p.allowed_tags "
+        "FROM auth_sessions s JOIN users u ON u.id = s.user_id "
+        "LEFT JOIN profiles p ON p.id = $2 AND p.user_id = s.user_id "
+        "WHERE s.id = $1 AND s.user_id = $3",
+        uuid.UUID(claims.session_id),
+        uuid.UUID(claims.profile_id) if claims.profile_id else None,
+        uuid.UUID(claims.user_id),
+    )
+    if row is None or row["revoked_at"] is not None or row["is_disabled"]:
+        raise Unauthenticated("Invalid or expired access token")
+    return Principal(
+        user_id=claims.user_id,
+        roles=frozenset(row["roles"]),
+        scopes=frozenset(claims.scopes),
+        auth_method="jwt",
+        **_profile_fields(row),  # type: ignore[arg-type]
+    )
+
+
+async def principal_for_api_key(pool: asyncpg.Pool, key: str) -> Principal:
+    row = await pool.fetchrow(
+        "UPDATE api_keys k SET last_used_at = now() FROM users u "
+        "WHERE k.key_hash = $1 AND u.id = k.user_id AND k.revoked_at IS NULL "
+        "AND (k.expires_at IS NULL OR k.expires_at > now()) AND NOT u.is_disabled "
+        "RETURNING k.user_id, k.scopes, u.roles, "
+        "(SELECT id FROM profiles p WHERE p.user_id = k.user_id ORDER BY created_at, id LIMIT 1) "
+        "AS profile_id",
+        hash_token(key),
+    )
+    if row is None:
+        raise Unauthenticated("Invalid API key")
+    return Principal(
+        user_id=str(row["user_id"]),
+        profile_id=str(row["profile_id"]) if row["profile_id"] else None,
+        roles=frozenset(row["roles"]),
+        scopes=frozenset(row["scopes"]),
+        auth_method="api_key",
+    )
