@@ -35,6 +35,7 @@ from gateway.serve import tune_garbage_collector
 from infra.database import Database
 from infra.logging import configure_logging
 from infra.settings import load_settings
+from tests.support.auth import admin_api_key
 from tests.support.catalog_rows import StatementCountingPool, insert_movie_library
 
 PAGE_SIZES = (10, 50, 200)
@@ -72,7 +73,7 @@ def post_grid(client: httpx.Client, library_id: str, first: int) -> dict[str, An
     response = client.post(
         "/graphql",
         json={"query": GRID_QUERY, "variables": {"libraryId": library_id, "first": first}},
-        headers={"accept": "application/graphql-response+json"},
+        headers={"accept": "application/graphql-response+json", "x-api-key": API_KEY[0]},
     )
     response.raise_for_status()
     body: dict[str, Any] = response.json()
@@ -98,6 +99,9 @@ def check_page(body: dict[str, Any], first: int, movies: int) -> None:
     expected = {(FILES, STREAMS, IMAGES, GENRES, PEOPLE)}
     if (len(edges), items["totalCount"], shapes) != (first, movies, expected):
         raise SystemExit(f"unexpected page at first={first}: {len(edges)} edges, {shapes}")
+
+
+API_KEY = [os.environ.get("REVENGE_BENCH_API_KEY", "")]
 
 
 def client_main(url: str, library_id: str, first: int, requests: int, warmup: int) -> None:
@@ -127,6 +131,7 @@ async def time_requests(url: str, library_id: str, first: int, args: argparse.Na
         str(args.requests),
         str(args.warmup),
         stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "REVENGE_BENCH_API_KEY": API_KEY[0]},
     )
     output, _ = await child.communicate()
     if child.returncode != 0:
@@ -148,6 +153,7 @@ async def count_statements(
             response = await client.post(
                 "/graphql",
                 json={"query": GRID_QUERY, "variables": {"libraryId": library_id, "first": first}},
+                headers={"x-api-key": API_KEY[0]},
             )
     finally:
         database.pool = plain
@@ -188,6 +194,7 @@ async def run(args: argparse.Namespace) -> None:
     t = time.perf_counter()
     async with bench_database() as pool:
         library_id = str(await insert_movie_library(pool, args.movies))
+        API_KEY[0] = await admin_api_key(pool)
         await pool.execute("ANALYZE")
         database = Database(pool=pool, url="bench")
         with tempfile.TemporaryDirectory(prefix="revenge-bench-data-") as data_dir:

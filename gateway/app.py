@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -21,20 +20,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.auth import authenticate, credentials_from
+from gateway.auth import (
+    authenticate,
+    close_auth_services,
+    credentials_from,
+    open_auth_services,
+)
 from gateway.graphql_http import graphql_routes
 from gateway.health import health_routes
 from gateway.media_routes import media_routes
 from gateway.schema import composed_schema
-from infra.authz.casbin_engine import CasbinEngine
-from infra.authz.rego_engine import open_policy_engine
-from infra.authz.service import AuthorizationService
 from infra.bus import open_bus
 from infra.database import Database, open_database
 from infra.metrics import METRICS_CONTENT_TYPE, Metrics
-from infra.ratelimit import open_limiter
 from infra.settings import Settings
-from infra.tokens import KeyRing
 from loaders import Loaders
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library
 from resolvers.catalog.scan_service import ScanService
@@ -63,19 +62,10 @@ def create_app(
         db = database if database is not None else await open_database(settings)
         bus = open_bus(settings)
         scans = ScanService.from_settings(db.pool, bus, settings)
-        key_ring = KeyRing.open(Path(settings.data_dir) / "keys" / "access-tokens.json")
-        limiter = open_limiter(settings.cache_url)
-        async with db.pool.acquire() as conn:
-            casbin = await CasbinEngine.from_database(conn)
-        policies = open_policy_engine(settings.opa_url)
+        auth_services = await open_auth_services(settings, db.pool)
         app.state.database = db
         app.state.bus = bus
-        app.state.services = {
-            "scans": scans,
-            "key_ring": key_ring,
-            "limiter": limiter,
-            "authz": AuthorizationService(casbin, policies),
-        }
+        app.state.services = {"scans": scans, **auth_services}
         try:
             if settings.worker_in_process:
                 await scans.start_worker()
@@ -89,8 +79,7 @@ def create_app(
             yield
         finally:
             await scans.close()
-            await limiter.close()
-            await policies.aclose()
+            await close_auth_services(auth_services)
             await bus.close()
             if owned:
                 await db.close()
@@ -101,9 +90,10 @@ def create_app(
         principal, session_id = await authenticate(
             state.database.pool, state.services["key_ring"], token, api_key
         )
+        visibility = state.services["authz"].visibility(principal)
         return Context(
             pool=state.database.pool,
-            loaders=Loaders(state.database.pool),
+            loaders=Loaders(state.database.pool, visibility),
             bus=state.bus,
             settings=settings,
             services=state.services,

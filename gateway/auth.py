@@ -10,16 +10,22 @@ anonymous.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from infra.authz.casbin_engine import CasbinEngine
 from infra.authz.principal import ANONYMOUS, Principal
+from infra.authz.rego_engine import open_policy_engine
+from infra.authz.service import AuthorizationService
 from infra.errors import Unauthenticated
+from infra.ratelimit import open_limiter
+from infra.settings import Settings
 from infra.tokens import KeyRing, verify_access_token
 from resolvers.user.principals import principal_for_access_token, principal_for_api_key
 
-__all__ = ["authenticate", "credentials_from"]
+__all__ = ["authenticate", "close_auth_services", "credentials_from", "open_auth_services"]
 
 
 def credentials_from(
@@ -56,3 +62,22 @@ async def authenticate(
     if api_key is not None:
         return await principal_for_api_key(pool, api_key), None
     return ANONYMOUS, None
+
+
+async def open_auth_services(settings: Settings, pool: asyncpg.Pool) -> dict[str, Any]:
+    """What authentication and authorization need for the life of the process: the token key
+    ring, the failed-sign-in limiter and the authorization service (Casbin rules read from
+    PostgreSQL, Rego policies in-process or on an OPA server)."""
+    async with pool.acquire() as conn:
+        casbin = await CasbinEngine.from_database(conn)
+    return {
+        "key_ring": KeyRing.open(Path(settings.data_dir) / "keys" / "access-tokens.json"),
+        "limiter": open_limiter(settings.cache_url),
+        "policies": (policies := open_policy_engine(settings.opa_url)),
+        "authz": AuthorizationService(casbin, policies),
+    }
+
+
+async def close_auth_services(services: Mapping[str, Any]) -> None:
+    await services["limiter"].close()
+    await services["policies"].aclose()

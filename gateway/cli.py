@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import os
 import sys
+import warnings
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -175,7 +176,38 @@ def naming(
         typer.echo(identify(os.path.abspath(path) if root else path, library_kind, root).to_json())
 
 
+admin_app = typer.Typer(help="Administrators.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create")
+def admin_create(
+    name: Annotated[str, typer.Option(help="the administrator's user name")],
+    password: Annotated[str, typer.Option(help="at least 8 characters")],
+    api_key: Annotated[
+        bool, typer.Option("--api-key", help="also mint an admin API key (printed last)")
+    ] = False,
+) -> None:
+    """Create an administrator (works beside a running server on the same data dir)."""
+    from gateway.admin_cli import create_admin
+
+    settings = _settings()
+
+    async def main() -> int:
+        key = await create_admin(settings, name, password, api_key=api_key)
+        typer.echo(f"created administrator {name!r}")
+        if key is not None:
+            typer.echo("API key (shown once):")
+            typer.echo(key)
+        return 0
+
+    _run(main)
+
+
 def main() -> None:
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, containers, CI); the embedded
+    # PostgreSQL copes without it, and the warning would only confuse.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     try:
         app()
     except KeyboardInterrupt:

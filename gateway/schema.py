@@ -14,6 +14,7 @@ __all__ = ["SCHEMA_FILE", "SUBGRAPHS", "composed_schema", "subgraph_schema", "su
 # name -> module holding the subgraph's ``schema`` (a strawberry.federation.Schema)
 SUBGRAPHS: dict[str, str] = {
     "catalog": "subgraphs.catalog.schema",
+    "user": "subgraphs.user.schema",
 }
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"

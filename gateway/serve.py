@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import signal
 import sys
@@ -19,7 +18,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
 
-from infra.bus import EventBus, open_bus
+from gateway.auth import (
+    authenticate,
+    close_auth_services,
+    credentials_from,
+    open_auth_services,
+)
+from infra.bus import open_bus
 from infra.database import open_database
 from infra.errors import NotFound
 from infra.logging import configure_logging
@@ -27,7 +32,8 @@ from infra.settings import Settings
 from loaders import Loaders
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library, find_library
 from resolvers.catalog.scan_service import ScanService
-from resolvers.catalog.scanning import FINISHED
+from resolvers.catalog.scanning import FINISHED, scan_event
+from resolvers.catalog.scans import fetch_scan
 from subgraphs.context import Context
 
 __all__ = ["run_server", "run_subgraph", "run_worker", "scan_once", "tune_garbage_collector"]
@@ -74,19 +80,32 @@ def run_server(settings: Settings, libraries: list[LibrarySpec]) -> int:
             url=f"http://{settings.server_host}:{settings.server_port}/graphql",
             database="embedded" if settings.database_url is None else "external",
         )
-        scans: ScanService = app.state.services["scans"]
         for spec in libraries:
             library_id, _ = await ensure_library(app.state.database.pool, spec)
             asyncio.get_running_loop().create_task(
-                show_progress(app.state.bus, library_id, spec.path, scans)
+                show_progress(app.state.bus.subscribe(f"library_scan:{library_id}"), spec.path)
             )
 
     return _uvicorn(create_app(settings, libraries=libraries, on_started=on_started), settings)
 
 
-async def show_progress(
-    bus: EventBus, library_id: uuid.UUID, label: str, scans: ScanService | None = None
-) -> dict[str, Any] | None:
+async def poll_scan(pool: Any, scan_id: uuid.UUID) -> AsyncIterator[dict[str, Any]]:
+    """A scan's row each time it changes, until it finishes, whichever process runs it."""
+    last: dict[str, Any] | None = None
+    while True:
+        row = await fetch_scan(pool, scan_id)
+        if row is None:
+            return
+        event = scan_event(row)
+        if event != last:
+            yield event
+            last = event
+        if event["status"] in FINISHED:
+            return
+        await asyncio.sleep(0.25)
+
+
+async def show_progress(events: AsyncIterator[dict[str, Any]], label: str) -> dict[str, Any] | None:
     """Follow a library's scan: a progress bar on a terminal, log lines otherwise."""
     last: dict[str, Any] | None = None
     tty = sys.stderr.isatty()
@@ -103,7 +122,7 @@ async def show_progress(
     )
     task = progress.add_task(label, total=None, new=0, changed=0, failed=0)
     with progress:
-        async for event in bus.subscribe(f"library_scan:{library_id}"):
+        async for event in events:
             last = event
             done = event["files_new"] + event["files_changed"] + event["files_moved"]
             done += event["files_seen"] - done if event["status"] in FINISHED else 0
@@ -141,16 +160,14 @@ async def scan_once(settings: Settings, library: str, *, full: bool) -> int:
         library_id = await find_library(database.pool, library)
         if library_id is None:
             raise NotFound(f"no library named {library!r}")
-        watcher = asyncio.create_task(show_progress(bus, library_id, library))
-        await asyncio.sleep(0)
+        # Run here, or follow a running server's worker that takes it first.
         await scans.start_worker()
         scan_id = await scans.start(library_id, full=full)
-        await scans.wait(scan_id)
-        with contextlib.suppress(asyncio.TimeoutError):
-            last = await asyncio.wait_for(watcher, 5)
-            if last is not None and last["status"] != "completed":
-                print(f"revenge: scan {last['status']}: {last.get('error')}", file=sys.stderr)
-                return 1
+        last = await show_progress(poll_scan(database.pool, scan_id), library)
+        if last is None or last["status"] != "completed":
+            status = last["status"] if last else "lost"
+            print(f"revenge: scan {status}: {last.get('error') if last else ''}", file=sys.stderr)
+            return 1
         return 0
     finally:
         await scans.close()
@@ -194,13 +211,22 @@ def run_subgraph(settings: Settings, name: str) -> int:
         async def get_context(  # type: ignore[override]
             self, request: Any, response: Any = None
         ) -> Context:
+            # A router forwards the caller's credentials; the subgraph authenticates them itself.
+            pool = state["database"].pool
+            token, api_key = credentials_from(request.headers)
+            principal, session_id = await authenticate(
+                pool, state["services"]["key_ring"], token, api_key
+            )
             return Context(
-                pool=state["database"].pool,
-                loaders=Loaders(state["database"].pool),
+                pool=pool,
+                loaders=Loaders(pool, state["services"]["authz"].visibility(principal)),
                 bus=state["bus"],
                 settings=settings,
                 services=state["services"],
                 request_id=uuid.uuid4().hex,
+                principal=principal,
+                session_id=session_id,
+                client_address=request.client.host if request.client else None,
             )
 
     @asynccontextmanager
@@ -208,11 +234,13 @@ def run_subgraph(settings: Settings, name: str) -> int:
         state["database"] = await open_database(settings)
         state["bus"] = open_bus(settings)
         scans = ScanService.from_settings(state["database"].pool, state["bus"], settings)
-        state["services"] = {"scans": scans}
+        auth_services = await open_auth_services(settings, state["database"].pool)
+        state["services"] = {"scans": scans, **auth_services}
         try:
             yield
         finally:
             await scans.close()
+            await close_auth_services(auth_services)
             await state["database"].close()
 
     async def live(request: Request) -> Any:

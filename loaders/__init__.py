@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncpg
 
+from infra.authz.service import VisibilityFilter
 from loaders.catalog import CatalogLoaders
+from loaders.visibility import EVERYTHING
 
 __all__ = ["Loaders"]
 
@@ -12,6 +14,6 @@ __all__ = ["Loaders"]
 class Loaders:
     """A fresh set per request: aiodataloader binds the running loop and caches per request."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, visibility: VisibilityFilter = EVERYTHING) -> None:
         self.pool = pool
-        self.catalog = CatalogLoaders(pool)
+        self.catalog = CatalogLoaders(pool, visibility)

@@ -14,6 +14,9 @@ from typing import Any
 import asyncpg
 from aiodataloader import DataLoader
 
+from infra.authz.service import VisibilityFilter
+from loaders.visibility import EVERYTHING, AddParam, library_condition, visibility_conditions
+
 __all__ = [
     "CatalogLoaders",
     "CreditsByItemIdLoader",
@@ -88,12 +91,42 @@ class _RowsByKeyLoader(_PoolLoader):
         return [grouped.get(key, []) for key in keys]
 
 
-class MediaItemByIdLoader(_RowByIdLoader):
-    sql = "SELECT * FROM media_items WHERE id = ANY($1::uuid[])"
+class _VisibleRowByIdLoader(_RowByIdLoader):
+    """Rows the request's principal may see; others load as None, like unknown ids."""
+
+    def __init__(self, pool: asyncpg.Pool, visibility: VisibilityFilter) -> None:
+        super().__init__(pool)
+        params: list[Any] = []
+
+        def add(value: Any, sql_type: str) -> str:
+            params.append(value)
+            return f"${len(params) + 1}::{sql_type}"
+
+        conditions = self.conditions(visibility, add)
+        self.visible_sql = self.sql + "".join(f" AND {c}" for c in conditions)
+        self.visible_params = params
+
+    def conditions(self, visibility: VisibilityFilter, add: AddParam) -> list[str]:
+        return []
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Row | None]:
+        rows = await self.pool.fetch(self.visible_sql, list(keys), *self.visible_params)
+        by_key = {row[self.key_column]: row for row in rows}
+        return [by_key.get(key) for key in keys]
 
 
-class LibraryByIdLoader(_RowByIdLoader):
-    sql = "SELECT * FROM libraries WHERE id = ANY($1::uuid[])"
+class MediaItemByIdLoader(_VisibleRowByIdLoader):
+    sql = "SELECT * FROM media_items AS i WHERE i.id = ANY($1::uuid[])"
+
+    def conditions(self, visibility: VisibilityFilter, add: AddParam) -> list[str]:
+        return visibility_conditions(visibility, add)
+
+
+class LibraryByIdLoader(_VisibleRowByIdLoader):
+    sql = "SELECT * FROM libraries AS l WHERE l.id = ANY($1::uuid[])"
+
+    def conditions(self, visibility: VisibilityFilter, add: AddParam) -> list[str]:
+        return library_condition(visibility, add, "l.id")
 
 
 class ScanByIdLoader(_RowByIdLoader):
@@ -109,19 +142,28 @@ class LatestScanByLibraryIdLoader(_RowByIdLoader):
 
 
 class ItemCountByLibraryIdLoader(DataLoader[uuid.UUID, int]):
-    """Top-level items (movies, series, artists and albums), not extras, not missing."""
+    """Top-level items (movies, series, artists and albums), not extras, not missing, that the
+    request's principal may see."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, visibility: VisibilityFilter = EVERYTHING) -> None:
         super().__init__()
         self.pool = pool
+        self.params: list[Any] = []
+
+        def add(value: Any, sql_type: str) -> str:
+            self.params.append(value)
+            return f"${len(self.params) + 2}::{sql_type}"
+
+        self.visible = "".join(f" AND {c}" for c in visibility_conditions(visibility, add))
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[int]:
         rows = await self.pool.fetch(
-            "SELECT library_id, count(*) AS item_count FROM media_items "
+            "SELECT library_id, count(*) AS item_count FROM media_items AS i "
             "WHERE library_id = ANY($1::uuid[]) AND kind = ANY($2::text[]) "
-            "AND extra_type IS NULL AND NOT is_missing GROUP BY library_id",
+            "AND extra_type IS NULL AND NOT is_missing" + self.visible + " GROUP BY library_id",
             list(keys),
             TOP_LEVEL_KINDS,
+            *self.params,
         )
         counts: dict[uuid.UUID, int] = {row["library_id"]: row["item_count"] for row in rows}
         return [counts.get(key, 0) for key in keys]
@@ -172,13 +214,14 @@ class CreditsByItemIdLoader(_RowsByKeyLoader):
 class CatalogLoaders:
     """The catalog's loaders for one request."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, visibility: VisibilityFilter = EVERYTHING) -> None:
         self.pool = pool
-        self.media_item_by_id = MediaItemByIdLoader(pool)
-        self.library_by_id = LibraryByIdLoader(pool)
+        self.visibility = visibility
+        self.media_item_by_id = MediaItemByIdLoader(pool, visibility)
+        self.library_by_id = LibraryByIdLoader(pool, visibility)
         self.scan_by_id = ScanByIdLoader(pool)
         self.latest_scan_by_library_id = LatestScanByLibraryIdLoader(pool)
-        self.item_count_by_library_id = ItemCountByLibraryIdLoader(pool)
+        self.item_count_by_library_id = ItemCountByLibraryIdLoader(pool, visibility)
         self.files_by_item_id = FilesByItemIdLoader(pool)
         self.streams_by_file_id = StreamsByFileIdLoader(pool)
         self.images_by_item_id = ImagesByItemIdLoader(pool)

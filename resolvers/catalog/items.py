@@ -15,7 +15,9 @@ from typing import Any
 
 import asyncpg
 
+from infra.authz.service import VisibilityFilter
 from infra.errors import BadUserInput
+from loaders.visibility import EVERYTHING, visibility_conditions
 from resolvers.catalog.cursors import Cursor, decode_cursor, encode_cursor, parse_cursor_value
 from resolvers.catalog.search import prefix_tsquery
 
@@ -43,6 +45,7 @@ class ItemFilter:
     text: str | None = None
     include_missing: bool = False
     include_extras: bool = False
+    visibility: VisibilityFilter = EVERYTHING
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,7 @@ def _filter_conditions(item_filter: ItemFilter, params: _Params) -> list[str]:
         conditions.append("NOT i.is_missing")
     if not item_filter.include_extras:
         conditions.append("i.extra_type IS NULL")
+    conditions += visibility_conditions(item_filter.visibility, params.add)
     return conditions or ["true"]
 
 
@@ -227,9 +231,18 @@ async def list_items(
 
 
 async def list_children(
-    pool: asyncpg.Pool, parent_id: uuid.UUID, *, first: int = 50, after: str | None = None
+    pool: asyncpg.Pool,
+    parent_id: uuid.UUID,
+    *,
+    first: int = 50,
+    after: str | None = None,
+    visibility: VisibilityFilter = EVERYTHING,
 ) -> ItemPage:
     """An item's children (seasons, episodes, albums, tracks) in their natural order."""
     return await list_items(
-        pool, ItemFilter(parent_id=parent_id), sort="index", first=first, after=after
+        pool,
+        ItemFilter(parent_id=parent_id, visibility=visibility),
+        sort="index",
+        first=first,
+        after=after,
     )

@@ -14,6 +14,9 @@ from typing import Any
 
 import asyncpg
 
+from infra.authz.service import VisibilityFilter
+from loaders.visibility import EVERYTHING, library_condition, visibility_conditions
+
 __all__ = [
     "LIBRARY_KINDS",
     "MAX_NAME_LENGTH",
@@ -80,8 +83,19 @@ def _name_taken(name: str) -> LibraryProblem:
     return LibraryProblem("NAME_TAKEN", f"a library named {name!r} already exists", "name")
 
 
-async def list_libraries(pool: asyncpg.Pool) -> list[Any]:
-    rows: list[Any] = await pool.fetch("SELECT * FROM libraries ORDER BY lower(name), id")
+async def list_libraries(
+    pool: asyncpg.Pool, visibility: VisibilityFilter = EVERYTHING
+) -> list[Any]:
+    params: list[Any] = []
+
+    def add(value: Any, sql_type: str) -> str:
+        params.append(value)
+        return f"${len(params)}::{sql_type}"
+
+    where = " AND ".join(library_condition(visibility, add, "l.id")) or "true"
+    rows: list[Any] = await pool.fetch(
+        f"SELECT * FROM libraries AS l WHERE {where} ORDER BY lower(l.name), l.id", *params
+    )
     return rows
 
 
@@ -137,14 +151,25 @@ async def delete_library(pool: asyncpg.Pool, library_id: uuid.UUID) -> None:
         raise LibraryProblem("NOT_FOUND", "no library has this id", "id")
 
 
-async def list_genres(pool: asyncpg.Pool, library_id: uuid.UUID | None = None) -> list[Any]:
-    """Genres used by at least one item (of one library when given), by name."""
+async def list_genres(
+    pool: asyncpg.Pool,
+    library_id: uuid.UUID | None = None,
+    visibility: VisibilityFilter = EVERYTHING,
+) -> list[Any]:
+    """Genres of at least one visible item (of one library when given), by name."""
+    params: list[Any] = [library_id]
+
+    def add(value: Any, sql_type: str) -> str:
+        params.append(value)
+        return f"${len(params)}::{sql_type}"
+
+    visible = "".join(f" AND {c}" for c in visibility_conditions(visibility, add))
     rows: list[Any] = await pool.fetch(
         "SELECT g.* FROM genres AS g WHERE EXISTS ("
         " SELECT 1 FROM media_item_genres AS ig JOIN media_items AS i ON i.id = ig.item_id"
         " WHERE ig.genre_id = g.id AND ($1::uuid IS NULL OR i.library_id = $1)"
-        " AND i.extra_type IS NULL AND NOT i.is_missing)"
+        f" AND i.extra_type IS NULL AND NOT i.is_missing{visible})"
         " ORDER BY lower(g.name), g.id",
-        library_id,
+        *params,
     )
     return rows

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from infra.authz.ratings import rating_rank
 from media.images import ImageInfo
 from media.nfo import NfoData
 from media.scanner import SidecarAssignment
@@ -171,6 +172,8 @@ async def apply_nfo(conn: asyncpg.Connection, item_id: uuid.UUID, nfo: NfoData) 
             overview = coalesce($7, overview),
             runtime_ms = coalesce(runtime_ms, $8),
             official_rating = coalesce($9, official_rating),
+            rating_rank = CASE WHEN $9 IS NULL THEN rating_rank ELSE $12 END,
+            tags = CASE WHEN cardinality($13::text[]) = 0 THEN tags ELSE $13 END,
             provider_ids = provider_ids || $10::jsonb
         WHERE id = $1
         """,
@@ -185,6 +188,8 @@ async def apply_nfo(conn: asyncpg.Connection, item_id: uuid.UUID, nfo: NfoData) 
         clean_text(nfo.mpaa),
         dict(nfo.provider_ids),
         clean_text(sort_title(nfo.title)) if nfo.title else None,
+        rating_rank(nfo.mpaa),
+        sorted({clean_text(tag).strip().casefold() for tag in nfo.tags if tag.strip()}),
     )
     if nfo.genres:
         await set_genres(conn, item_id, nfo.genres, replace=True)

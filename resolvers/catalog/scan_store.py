@@ -29,6 +29,7 @@ __all__ = [
     "mark_present",
     "move_file",
     "refresh_items",
+    "refresh_ratings",
     "sort_title",
     "update_file",
 ]
@@ -504,3 +505,22 @@ async def refresh_items(conn: asyncpg.Connection, item_ids: Iterable[uuid.UUID |
             ids,
         )
     await conn.execute("SELECT revenge_refresh_search($1::uuid[])", ids)
+
+
+async def refresh_ratings(conn: asyncpg.Connection, library_id: uuid.UUID) -> None:
+    """The rank each item is judged by: its own, else its series', else its parent's (a
+    season or album). One statement over the library, touching only rows that change."""
+    await conn.execute(
+        """
+        UPDATE media_items i SET effective_rating_rank = r.effective
+        FROM (
+            SELECT c.id, coalesce(c.rating_rank, s.rating_rank, p.rating_rank) AS effective
+            FROM media_items c
+            LEFT JOIN media_items s ON s.id = c.series_id
+            LEFT JOIN media_items p ON p.id = c.parent_id
+            WHERE c.library_id = $1
+        ) r
+        WHERE i.id = r.id AND i.effective_rating_rank IS DISTINCT FROM r.effective
+        """,
+        library_id,
+    )

@@ -48,6 +48,7 @@ from resolvers.catalog.scan_store import (
     mark_present,
     move_file,
     refresh_items,
+    refresh_ratings,
     update_file,
 )
 
@@ -289,6 +290,7 @@ class LibraryScanner:
                 image_paths,
             )
             await refresh_items(conn, touched)
+            await refresh_ratings(conn, run.library.id)
 
     def _target(self, run: _Run, tree: ItemTree, assignment: SidecarAssignment) -> uuid.UUID | None:
         if assignment.media_path is not None:

@@ -12,7 +12,9 @@ from typing import Any
 
 import asyncpg
 
+from infra.authz.service import VisibilityFilter
 from infra.errors import BadUserInput
+from loaders.visibility import EVERYTHING, visibility_conditions
 
 __all__ = ["MAX_SEARCH_RESULTS", "prefix_tsquery", "search_items", "search_words"]
 
@@ -51,6 +53,7 @@ FROM media_items AS i, to_tsquery('simple', $1) AS q
 WHERE i.search_vector @@ q
   AND i.extra_type IS NULL
   AND NOT i.is_missing
+  AND {visible}
 ORDER BY lower(i.title) = $2 DESC,
          ts_rank_cd($3::float4[], i.search_vector, q) DESC,
          i.sort_title, i.id
@@ -58,7 +61,9 @@ LIMIT $4
 """
 
 
-async def search_items(pool: asyncpg.Pool, text: str, first: int) -> list[Any]:
+async def search_items(
+    pool: asyncpg.Pool, text: str, first: int, visibility: VisibilityFilter = EVERYTHING
+) -> list[Any]:
     """Items matching every word of ``text`` as a prefix, exact title matches first."""
     if not 1 <= first <= MAX_SEARCH_RESULTS:
         raise BadUserInput(f"first must be between 1 and {MAX_SEARCH_RESULTS}", argument="first")
@@ -66,5 +71,12 @@ async def search_items(pool: asyncpg.Pool, text: str, first: int) -> list[Any]:
     if query is None:
         return []
     exact_title = " ".join(text.split()).lower()
-    rows: list[Any] = await pool.fetch(_SEARCH_SQL, query, exact_title, RANK_WEIGHTS, first)
+    params: list[Any] = [query, exact_title, RANK_WEIGHTS, first]
+
+    def add(value: Any, sql_type: str) -> str:
+        params.append(value)
+        return f"${len(params)}::{sql_type}"
+
+    visible = " AND ".join(visibility_conditions(visibility, add)) or "true"
+    rows: list[Any] = await pool.fetch(_SEARCH_SQL.format(visible=visible), *params)
     return rows

@@ -13,6 +13,7 @@ from resolvers.user.audit import record_event
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
+    "NameTaken",
     "SetupClosed",
     "create_user",
     "has_admin",
@@ -26,6 +27,10 @@ _SETUP_LOCK = 0x5345_5455_5000  # one setup at a time, across processes
 
 class SetupClosed(Forbidden):
     """An administrator exists: setup is closed for good."""
+
+
+class NameTaken(BadUserInput):
+    """Another user has this name (names are unique regardless of case)."""
 
 
 def validate_credentials(name: str, password: str) -> str:
@@ -60,7 +65,7 @@ async def create_user(
     async with conn.transaction():
         taken = await conn.fetchval("SELECT 1 FROM users WHERE lower(name) = lower($1)", clean)
         if taken:
-            raise BadUserInput("that user name is taken", field="name")
+            raise NameTaken("that user name is taken", field="name")
         user: asyncpg.Record = await conn.fetchrow(
             "INSERT INTO users (name, password_hash, roles) VALUES ($1, $2, $3) RETURNING *",
             clean,
@@ -91,9 +96,10 @@ async def setup_first_admin(
     """The first administrator. Serialised by an advisory lock, so two racing calls make one."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _SETUP_LOCK)
-        if await has_admin(conn):
-            await record_event(
-                conn, action="setup", result="refused", client_address=client_address
+        if not await has_admin(conn):
+            return await create_user(
+                conn, name, password, ("admin",), client_address=client_address
             )
-            raise SetupClosed("setup is closed: an administrator already exists")
-        return await create_user(conn, name, password, ("admin",), client_address=client_address)
+    # Recorded outside the transaction so the refusal stays on the record.
+    await record_event(conn, action="setup", result="refused", client_address=client_address)
+    raise SetupClosed("setup is closed: an administrator already exists")

@@ -54,13 +54,19 @@ async def principal_for_access_token(pool: asyncpg.Pool, claims: AccessClaims) -
 
 
 async def principal_for_api_key(pool: asyncpg.Pool, key: str) -> Principal:
+    """One statement: the key's owner and scopes; ``last_used_at`` is written at most once a
+    minute, so a busy client does not turn every request into a write."""
     row = await pool.fetchrow(
-        "UPDATE api_keys k SET last_used_at = now() FROM users u "
-        "WHERE k.key_hash = $1 AND u.id = k.user_id AND k.revoked_at IS NULL "
-        "AND (k.expires_at IS NULL OR k.expires_at > now()) AND NOT u.is_disabled "
-        "RETURNING k.user_id, k.scopes, u.roles, "
-        "(SELECT id FROM profiles p WHERE p.user_id = k.user_id ORDER BY created_at, id LIMIT 1) "
-        "AS profile_id",
+        "WITH k AS ("
+        " SELECT k.id, k.user_id, k.scopes, k.last_used_at, u.roles,"
+        " (SELECT id FROM profiles p WHERE p.user_id = k.user_id ORDER BY created_at, id LIMIT 1)"
+        " AS profile_id"
+        " FROM api_keys k JOIN users u ON u.id = k.user_id"
+        " WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND NOT u.is_disabled"
+        " AND (k.expires_at IS NULL OR k.expires_at > now())),"
+        " touched AS (UPDATE api_keys SET last_used_at = now() WHERE id = (SELECT id FROM k)"
+        " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
+        " SELECT user_id, scopes, roles, profile_id FROM k",
         hash_token(key),
     )
     if row is None:

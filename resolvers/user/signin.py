@@ -173,14 +173,16 @@ async def sign_in(
             )  # fmt: skip
             raise InvalidCredentials("wrong name or password")
         async with conn.transaction():
-            if not await _check_second_factor(conn, user, second_factor):
-                await limiter.record_failure(account_key)
-                await limiter.record_failure(address_key)
-                await record_event(
-                    conn, action="signin", result="failed", actor_user_id=user["id"],
-                    client_address=client_address, details={"reason": "second factor"},
-                )  # fmt: skip
-                raise InvalidCredentials("wrong name or password")
+            second_factor_ok = await _check_second_factor(conn, user, second_factor)
+        if not second_factor_ok:
+            await limiter.record_failure(account_key)
+            await limiter.record_failure(address_key)
+            await record_event(
+                conn, action="signin", result="failed", actor_user_id=user["id"],
+                client_address=client_address, details={"reason": "second factor"},
+            )  # fmt: skip
+            raise InvalidCredentials("wrong name or password")
+        async with conn.transaction():
             if needs_rehash(user["password_hash"]):
                 await conn.execute(
                     "UPDATE users SET password_hash = $2 WHERE id = $1",
@@ -210,6 +212,7 @@ async def refresh_session(
     pool: asyncpg.Pool, *, ring: KeyRing, refresh_token: str, client_address: str | None = None
 ) -> Tokens:
     """The next tokens of the session; a reused refresh token revokes the whole session."""
+    reused = False
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             "SELECT t.id, t.session_id, t.used_at, t.expires_at, s.revoked_at, s.user_id, "
@@ -220,6 +223,7 @@ async def refresh_session(
         if row is None:
             raise InvalidRefreshToken("sign in again")
         if row["used_at"] is not None:
+            # Replayed: stolen or leaked. The revocation must commit, so raise after it does.
             await conn.execute(
                 "UPDATE auth_sessions SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1",
                 row["session_id"],
@@ -229,18 +233,26 @@ async def refresh_session(
                 actor_user_id=row["user_id"], target=f"session:{row['session_id']}",
                 client_address=client_address,
             )  # fmt: skip
+            reused = True
+        elif row["revoked_at"] is not None or row["expires_at"] <= datetime.now(UTC):
             raise InvalidRefreshToken("sign in again")
-        if row["revoked_at"] is not None or row["expires_at"] <= datetime.now(UTC):
-            raise InvalidRefreshToken("sign in again")
-        await conn.execute("UPDATE refresh_tokens SET used_at = now() WHERE id = $1", row["id"])
-        await conn.execute(
-            "UPDATE auth_sessions SET last_seen_at = now() WHERE id = $1", row["session_id"]
-        )
-        user = await conn.fetchrow("SELECT * FROM users WHERE id = $1", row["user_id"])
-        if user is None or user["is_disabled"]:
-            raise InvalidRefreshToken("sign in again")
-        return await _issue(conn, ring, user, row["session_id"], row["profile_id"])
+        else:
+            return await _rotate(conn, ring, row)
+    if reused:
+        raise InvalidRefreshToken("sign in again")
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _rotate(conn: asyncpg.Connection, ring: KeyRing, row: asyncpg.Record) -> Tokens:
+    """Spend the presented refresh token and issue the next of its family."""
+    await conn.execute("UPDATE refresh_tokens SET used_at = now() WHERE id = $1", row["id"])
+    await conn.execute(
+        "UPDATE auth_sessions SET last_seen_at = now() WHERE id = $1", row["session_id"]
+    )
+    user = await conn.fetchrow("SELECT * FROM users WHERE id = $1", row["user_id"])
+    if user is None or user["is_disabled"]:
+        raise InvalidRefreshToken("sign in again")
+    return await _issue(conn, ring, user, row["session_id"], row["profile_id"])
 
 
 async def sign_out(pool: asyncpg.Pool, session_id: uuid.UUID) -> None:

@@ -9,6 +9,7 @@ from resolvers.catalog.items import ItemFilter, list_items
 from resolvers.catalog.libraries import list_genres, list_libraries
 from resolvers.catalog.search import search_items
 from subgraphs.catalog.enums import ItemSort, MediaKind, SortDirection
+from subgraphs.catalog.permissions import require_reader
 from subgraphs.catalog.prefetch import prefetch_items, selected_under
 from subgraphs.catalog.types import Genre, Library, MediaItem, MediaItemConnection
 from subgraphs.context import Context
@@ -30,16 +31,18 @@ async def _prefetch_page(info: Info, items: list[MediaItem]) -> None:
 class Query:
     @strawberry.field
     async def libraries(self, info: Info) -> list[Library]:
-        rows = await list_libraries(info.context.pool)
+        rows = await list_libraries(info.context.pool, require_reader(info))
         return [Library.from_row(row) for row in rows]
 
     @strawberry.field
     async def library(self, info: Info, id: strawberry.ID) -> Library | None:
+        require_reader(info)
         row = await info.context.loaders.catalog.library_by_id.load(parse_id(id))
         return Library.from_row(row) if row is not None else None
 
     @strawberry.field
     async def item(self, info: Info, id: strawberry.ID) -> MediaItem | None:
+        require_reader(info)
         row = await info.context.loaders.catalog.media_item_by_id.load(parse_id(id))
         return MediaItem.from_row(row) if row is not None else None
 
@@ -63,7 +66,9 @@ class Query:
     ) -> MediaItemConnection:
         """A page of items (extras only with includeExtras); keyset cursors."""
 
+        visibility = require_reader(info)
         item_filter = ItemFilter(
+            visibility=visibility,
             library_id=parse_id(library_id, "libraryId") if library_id is not None else None,
             kinds=[kind.value for kind in kinds] if kinds else None,
             parent_id=parse_id(parent_id, "parentId") if parent_id is not None else None,
@@ -89,11 +94,11 @@ class Query:
     @strawberry.field
     async def search(self, info: Info, query: str, first: int = 20) -> list[MediaItem]:
         """Items whose titles, people or genres start with the words."""
-        rows = await search_items(info.context.pool, query, first)
+        rows = await search_items(info.context.pool, query, first, require_reader(info))
         return [MediaItem.from_row(row) for row in rows]
 
     @strawberry.field
     async def genres(self, info: Info, library_id: strawberry.ID | None = None) -> list[Genre]:
         library = parse_id(library_id, "libraryId") if library_id is not None else None
-        rows = await list_genres(info.context.pool, library)
+        rows = await list_genres(info.context.pool, library, require_reader(info))
         return [Genre.from_row(row) for row in rows]

@@ -10,6 +10,7 @@ import strawberry
 from infra.errors import NotFound
 from resolvers.catalog.ids import parse_id
 from resolvers.catalog.scans import watch_library_scan
+from subgraphs.catalog.permissions import require_admin
 from subgraphs.catalog.types import LibraryScan
 from subgraphs.context import Context
 
@@ -26,6 +27,7 @@ class Subscription:
     ) -> AsyncGenerator[LibraryScan, None]:
         """The library's current scan, then each change until a scan finishes."""
 
+        require_admin(info)
         library = parse_id(library_id, "libraryId")
         if await info.context.loaders.catalog.library_by_id.load(library) is None:
             raise NotFound("no library has this id", argument="libraryId")

@@ -393,7 +393,13 @@ class MediaItem:
     ) -> MediaItemConnection:
         """Seasons, episodes, albums or tracks, in their natural order."""
 
-        page = await list_children(info.context.pool, self.item_id, first=first, after=after)
+        page = await list_children(
+            info.context.pool,
+            self.item_id,
+            first=first,
+            after=after,
+            visibility=info.context.loaders.catalog.visibility,
+        )
         return MediaItemConnection.from_page(page)
 
     @strawberry.field

@@ -26,6 +26,7 @@ from starlette.applications import Starlette
 from gateway.app import create_app
 from infra.settings import load_settings
 from tests.gateway.conftest import JS_DIR, free_port
+from tests.support.auth import admin_api_key
 from tests.support.media_files import make_image, make_video, make_zero_byte
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -103,7 +104,7 @@ async def gql(
     return body
 
 
-async def watch_scan(url: str, library_id: str) -> dict[str, Any]:
+async def watch_scan(url: str, library_id: str, api_key: str) -> dict[str, Any]:
     operation = {
         "query": "subscription ($id: ID!) { libraryScan(libraryId: $id) "
         "{ status filesSeen filesNew filesFailed done } }",
@@ -115,6 +116,7 @@ async def watch_scan(url: str, library_id: str) -> dict[str, Any]:
         url.replace("http://", "ws://") + "/graphql",
         "operation",
         json.dumps(operation),
+        json.dumps({"apiKey": api_key}),
         cwd=JS_DIR,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -126,10 +128,13 @@ async def watch_scan(url: str, library_id: str) -> dict[str, Any]:
 
 
 async def test_create_scan_watch_browse_and_search(
-    app: Running, tmp_path: Path, node_modules: Path
+    app: Running, pool: asyncpg.Pool, tmp_path: Path, node_modules: Path
 ) -> None:
     library_tree(tmp_path / "movies")
-    async with httpx.AsyncClient(base_url=app.url, timeout=30) as client:
+    key = await admin_api_key(pool)
+    async with httpx.AsyncClient(
+        base_url=app.url, timeout=30, headers={"x-api-key": key}
+    ) as client:
         created = await gql(
             client,
             "mutation ($input: CreateLibraryInput!) { createLibrary(input: $input) { "
@@ -139,7 +144,7 @@ async def test_create_scan_watch_browse_and_search(
         library = created["data"]["createLibrary"]["library"]
         assert (library["name"], library["kind"], library["itemCount"]) == ("Films", "MOVIES", 0)
 
-        watcher = asyncio.create_task(watch_scan(app.url, library["id"]))
+        watcher = asyncio.create_task(watch_scan(app.url, library["id"], key))
         topic = f"library_scan:{library['id']}"
         for _ in range(500):
             if app.app.state.bus.subscriber_count(topic):
@@ -206,9 +211,12 @@ async def test_create_scan_watch_browse_and_search(
 
 
 async def test_bad_input_gets_clear_errors_and_the_server_keeps_serving(
-    app: Running, tmp_path: Path
+    app: Running, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    async with httpx.AsyncClient(base_url=app.url, timeout=30) as client:
+    key = await admin_api_key(pool)
+    async with httpx.AsyncClient(
+        base_url=app.url, timeout=30, headers={"x-api-key": key}
+    ) as client:
         bad_id = await gql(client, '{ item(id: "not-a-uuid") { id } }')
         assert bad_id["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
         unknown = await gql(client, '{ item(id: "00000000-0000-7000-8000-000000000000") { id } }')
@@ -247,3 +255,25 @@ async def test_bad_input_gets_clear_errors_and_the_server_keeps_serving(
         metrics = await client.get("/metrics")
         assert 'revenge_http_requests_total{method="POST",route="/graphql"' in metrics.text
         assert (await gql(client, "{ libraries { id } }"))["data"] == {"libraries": []}
+
+
+async def test_anonymous_and_wrong_credentials_are_refused(
+    app: Running, pool: asyncpg.Pool
+) -> None:
+    async with httpx.AsyncClient(base_url=app.url, timeout=30) as client:
+        anonymous = await gql(client, "{ libraries { id } }")
+        assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert anonymous["data"] is None
+        for headers in (
+            {"x-api-key": "rvg_not-a-key"},
+            {"authorization": "Bearer not.a.token"},
+            {"authorization": "Basic dXNlcjpwYXNz"},
+        ):
+            refused = await client.post(
+                "/graphql",
+                json={"query": "{ libraries { id } }"},
+                headers={"accept": GRAPHQL_RESPONSE, **headers},
+            )
+            assert refused.status_code == 401
+            assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert (await client.get("/health/live")).status_code == 200  # public

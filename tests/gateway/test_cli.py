@@ -24,6 +24,22 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def cli_admin_key(env: dict[str, str], name: str = "root") -> str:
+    """`revenge admin create --api-key`, as an operator scripts it; the key is the last line."""
+    completed = subprocess.run(
+        [REVENGE, "admin", "create", "--name", name, "--password", "s3cret-enough", "--api-key"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    key = completed.stdout.strip().splitlines()[-1]
+    assert key.startswith("rvg_")
+    return key
+
+
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -57,12 +73,16 @@ def test_serve_scans_the_libraries_named_on_the_command_line(tmp_path: Path) -> 
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process)
+        # Beside the running server, on the same embedded database.
+        key = cli_admin_key(clean_env(REVENGE_DATA_DIR=str(data)))
+        auth = {"x-api-key": key}
         deadline = time.monotonic() + 60
         libraries: list[dict[str, object]] = []
         while time.monotonic() < deadline:
             body = httpx.post(
                 url + "/graphql",
                 json={"query": "{ libraries { latestScan { done } } }"},
+                headers=auth,
                 timeout=5,
             ).json()
             libraries = body["data"]["libraries"]
@@ -72,7 +92,10 @@ def test_serve_scans_the_libraries_named_on_the_command_line(tmp_path: Path) -> 
             time.sleep(0.1)
         # Counted after the scans finished (a request racing the last batch could count fewer).
         libraries = httpx.post(
-            url + "/graphql", json={"query": "{ libraries { name kind itemCount } }"}, timeout=5
+            url + "/graphql",
+            json={"query": "{ libraries { name kind itemCount } }"},
+            headers=auth,
+            timeout=5,
         ).json()["data"]["libraries"]
         assert sorted((lib["name"], lib["kind"], lib["itemCount"]) for lib in libraries) == [
             ("Movies", "MOVIES", 2),
@@ -95,7 +118,9 @@ def test_serve_scans_the_libraries_named_on_the_command_line(tmp_path: Path) -> 
     )
     try:
         wait_ready(url, process)
-        body = httpx.post(url + "/graphql", json={"query": "{ libraries { name } }"}).json()
+        body = httpx.post(
+            url + "/graphql", json={"query": "{ libraries { name } }"}, headers=auth
+        ).json()
         assert sorted(lib["name"] for lib in body["data"]["libraries"]) == ["Movies", "Music"]
     finally:
         process.send_signal(signal.SIGINT)
@@ -174,6 +199,10 @@ def test_subgraph_serves_the_catalog_alone_with_service_and_entities(
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    key = cli_admin_key(
+        clean_env(REVENGE_DATA_DIR=str(tmp_path), REVENGE_DATABASE_URL=database_url), "ops"
+    )
+    auth = {"x-api-key": key}
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -199,6 +228,7 @@ def test_subgraph_serves_the_catalog_alone_with_service_and_entities(
         assert entities["data"]["_entities"] == [None]
         created = httpx.post(
             url + "/graphql",
+            headers=auth,
             json={
                 "query": "mutation ($i: CreateLibraryInput!) { createLibrary(input: $i) "
                 "{ ... on CreateLibraryPayload { library { id } } } }",
@@ -208,6 +238,7 @@ def test_subgraph_serves_the_catalog_alone_with_service_and_entities(
         library_id = created["data"]["createLibrary"]["library"]["id"]
         found = httpx.post(
             url + "/graphql",
+            headers=auth,
             json={
                 "query": "query ($r: [_Any!]!) { _entities(representations: $r) "
                 "{ ... on Library { name kind } } }",
@@ -235,6 +266,7 @@ def test_scan_command_scans_a_library_and_reports_progress(tmp_path: Path) -> No
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}", server)
+        key = cli_admin_key(env)
         make_video(movies / "Stalker (1979).mkv", seconds=0.3)
         # The CLI scans beside the running server, on the same embedded database.
         completed = subprocess.run(
@@ -247,7 +279,9 @@ def test_scan_command_scans_a_library_and_reports_progress(tmp_path: Path) -> No
         assert progress[-1]["status"] == "completed"
         assert progress[-1]["seen"] == 2
         body = httpx.post(
-            f"http://127.0.0.1:{port}/graphql", json={"query": "{ items { totalCount } }"}
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ items { totalCount } }"},
+            headers={"x-api-key": key},
         ).json()
         assert body["data"]["items"]["totalCount"] == 2
         unknown = subprocess.run(
@@ -266,3 +300,19 @@ def test_schema_check_passes_on_the_committed_schema() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip().endswith("schema.graphql is up to date")
+
+
+def test_admin_create_refuses_a_taken_name_and_a_short_password(tmp_path: Path) -> None:
+    env = clean_env(REVENGE_DATA_DIR=str(tmp_path))
+    cli_admin_key(env, "boss")
+    again = subprocess.run(
+        [REVENGE, "admin", "create", "--name", "BOSS", "--password", "another-one"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert (again.returncode, again.stderr) == (2, "revenge: that user name is taken\n")
+    short = subprocess.run(
+        [REVENGE, "admin", "create", "--name", "other", "--password", "short"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert short.returncode == 2
+    assert short.stderr == "revenge: a password is 8 to 1024 characters\n"

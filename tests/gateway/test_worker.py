@@ -16,6 +16,7 @@ import redis.asyncio as redis
 
 from tests.gateway.test_app import REVENGE_ENV_CLEAN, gql, running_app, watch_scan
 from tests.gateway.test_cli import REVENGE
+from tests.support.auth import admin_api_key
 from tests.support.media_files import make_video
 
 
@@ -56,7 +57,10 @@ async def test_a_worker_process_runs_the_scan_a_gateway_queued(
             REVENGE_CACHE_URL=redis_url,
             REVENGE_WORKER_IN_PROCESS="false",
         ) as app:
-            async with httpx.AsyncClient(base_url=app.url, timeout=30) as client:
+            key = await admin_api_key(pool)
+            async with httpx.AsyncClient(
+                base_url=app.url, timeout=30, headers={"x-api-key": key}
+            ) as client:
                 created = await gql(
                     client,
                     "mutation ($input: CreateLibraryInput!) { createLibrary(input: $input) { "
@@ -64,7 +68,7 @@ async def test_a_worker_process_runs_the_scan_a_gateway_queued(
                     {"input": {"name": "Films", "kind": "MOVIES", "rootPaths": [str(movies)]}},
                 )
                 library_id = created["data"]["createLibrary"]["library"]["id"]
-                watcher = asyncio.create_task(watch_scan(app.url, library_id))
+                watcher = asyncio.create_task(watch_scan(app.url, library_id, key))
                 await subscribed(redis_url, f"revenge:library_scan:{library_id}")
                 await gql(
                     client,

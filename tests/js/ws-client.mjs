@@ -3,7 +3,7 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
-const [url, scenario, operationJson] = process.argv.slice(2);
+const [url, scenario, operationJson, connectionParamsJson] = process.argv.slice(2);
 
 function client(options = {}) {
   return createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, ...options });
@@ -65,7 +65,7 @@ const scenarios = {
   },
   async operation() {
     // any operation given as JSON on the command line, collected until it completes
-    const c = client();
+    const c = client({ connectionParams: connectionParamsJson ? JSON.parse(connectionParamsJson) : {} });
     const result = await collect(c, JSON.parse(operationJson));
     await c.dispose();
     return result;

@@ -9,26 +9,45 @@ from typing import Any
 import asyncpg
 import pytest
 
+from infra.authz.principal import Principal
+from infra.authz.service import VisibilityFilter
 from infra.bus import InProcessBus
 from infra.settings import load_settings
 from loaders import Loaders
+from loaders.visibility import EVERYTHING
 from subgraphs.catalog.schema import schema
 from subgraphs.context import Context
 
 Execute = Callable[..., Any]
 
 
+ADMIN = Principal(
+    user_id="00000000-0000-7000-8000-00000000000a",
+    roles=frozenset({"admin"}),
+    scopes=frozenset({"admin:*", "catalog:read", "catalog:write"}),
+    auth_method="jwt",
+)
+
+
 def make_context(
-    pool: Any, tmp_path: Path, bus: InProcessBus | None = None, **services: Any
+    pool: Any,
+    tmp_path: Path,
+    bus: InProcessBus | None = None,
+    *,
+    principal: Principal = ADMIN,
+    visibility: VisibilityFilter = EVERYTHING,
+    **services: Any,
 ) -> Context:
-    """A fresh context (fresh loaders), as the gateway builds one per request."""
+    """A fresh context (fresh loaders), as the gateway builds one per request; an
+    administrator who sees everything unless the test says otherwise."""
     return Context(
         pool=pool,
-        loaders=Loaders(pool),
+        loaders=Loaders(pool, visibility),
         bus=bus or InProcessBus(),
         settings=load_settings({"REVENGE_DATA_DIR": str(tmp_path)}),
         services=dict(services),
         request_id="test-request",
+        principal=principal,
     )
 
 

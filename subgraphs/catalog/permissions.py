@@ -1,0 +1,29 @@
+"""Who may use the catalog's fields. The decisions come from the authorization service: the
+gateway turns the principal into a visibility filter (``context.loaders.catalog.visibility``)
+that every read applies in SQL; here anonymous callers are refused and administration needs
+the admin role with the ``admin:*`` scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.authz.service import VisibilityFilter
+from infra.errors import Forbidden, Unauthenticated
+
+__all__ = ["require_admin", "require_reader"]
+
+
+def require_reader(info: Any) -> VisibilityFilter:
+    """The caller's visibility filter; anonymous callers are refused."""
+    if not info.context.principal.is_authenticated:
+        raise Unauthenticated("sign in to browse the catalog")
+    visibility: VisibilityFilter = info.context.loaders.catalog.visibility
+    return visibility
+
+
+def require_admin(info: Any) -> None:
+    principal = info.context.principal
+    if not principal.is_authenticated:
+        raise Unauthenticated("sign in first")
+    if "admin" not in principal.roles or "admin:*" not in principal.scopes or principal.is_kids:
+        raise Forbidden("only an administrator may do this")

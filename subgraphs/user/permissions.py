@@ -1,0 +1,81 @@
+"""Who may use which account field: small checks, to be replaced by the shared
+AuthorizationService when it covers this subgraph.
+
+Queries refuse by raising (``UNAUTHENTICATED`` / ``FORBIDDEN`` in ``extensions.code``);
+mutations refuse an anonymous caller the same way and a signed-in one with ``AuthError``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from infra.authz.principal import Principal
+from infra.errors import Forbidden, Unauthenticated
+from subgraphs.user.errors import AuthError, AuthErrorCode
+
+__all__ = [
+    "admin_refusal",
+    "is_admin",
+    "require_admin",
+    "require_user",
+    "scopes_within",
+    "session_refusal",
+]
+
+
+def is_admin(principal: Principal) -> bool:
+    """An administrator acting as one: the role, a credential with ``admin:*``, and not on a
+    kids profile (a child never acts with the account's roles)."""
+    return (
+        principal.user_id is not None
+        and not principal.is_kids
+        and "admin" in principal.roles
+        and "admin:*" in principal.scopes
+    )
+
+
+def require_user(principal: Principal) -> uuid.UUID:
+    if principal.user_id is None:
+        raise Unauthenticated("sign in first")
+    return uuid.UUID(principal.user_id)
+
+
+def require_admin(principal: Principal) -> uuid.UUID:
+    user_id = require_user(principal)
+    if not is_admin(principal):
+        raise Forbidden("administrators only")
+    return user_id
+
+
+def admin_refusal(principal: Principal) -> AuthError | None:
+    """None for an administrator; raises for nobody; an AuthError for anyone else."""
+    require_user(principal)
+    if is_admin(principal):
+        return None
+    return AuthError(code=AuthErrorCode.FORBIDDEN, message="administrators only")
+
+
+def session_refusal(principal: Principal, session_id: str | None) -> AuthError | None:
+    """Account security (password, second factor, keys, profiles' tokens) needs an interactive
+    sign-in: an API key, however scoped, cannot change its owner's credentials."""
+    require_user(principal)
+    if principal.auth_method == "jwt" and session_id is not None:
+        return None
+    return AuthError(
+        code=AuthErrorCode.FORBIDDEN, message="this needs a signed-in session, not an API key"
+    )
+
+
+def _covers(held: str, wanted: str) -> bool:
+    if held in (wanted, "admin:*"):
+        return True
+    namespace = wanted.split(":", 1)[0]
+    return held == f"{namespace}:*"
+
+
+def scopes_within(held: Iterable[str], wanted: Iterable[str]) -> bool:
+    """Whether every wanted scope is covered by one the caller holds (a key never exceeds the
+    credential that made it)."""
+    held_scopes = list(held)
+    return all(any(_covers(h, w) for h in held_scopes) for w in wanted)
