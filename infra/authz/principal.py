@@ -34,6 +34,9 @@ class Principal:
     blocked_tags: frozenset[str] = frozenset()
     allowed_tags: frozenset[str] = frozenset()
     pin_unlocked: bool = False
+    # The active profile's own choice of libraries (None: every library the account may read);
+    # it narrows what the grants allow, never widens it.
+    profile_library_ids: frozenset[str] | None = None
 
     @property
     def is_authenticated(self) -> bool:

@@ -155,8 +155,15 @@ class AuthorizationService:
         if not self.casbin.scope_allows(principal.scopes, "catalog:read"):
             return VisibilityFilter(library_ids=frozenset())
         readable = self.casbin.libraries_readable(subjects_of(principal))
+        library_ids: frozenset[str] | AllLibraries = ALL if readable is ALL else frozenset(readable)
+        if principal.profile_library_ids is not None:
+            library_ids = (
+                principal.profile_library_ids
+                if library_ids is ALL
+                else library_ids & principal.profile_library_ids
+            )
         return VisibilityFilter(
-            library_ids=ALL if readable is ALL else frozenset(readable),
+            library_ids=library_ids,
             max_rating_rank=max_rank(principal.max_rating),
             allow_unrated=principal.max_rating is None or principal.allow_unrated,
             blocked_tags=frozenset(tag.lower() for tag in principal.blocked_tags),

@@ -1,4 +1,7 @@
-"""The audit trail: who did what to what, with what result, from where."""
+"""The audit trail: who did what to what, with what result, from where.
+
+An event never fails the action it records: an actor whose account is gone is kept by name.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ async def record_event(
 ) -> None:
     await conn.execute(
         "INSERT INTO audit_events (actor_user_id, actor_name, action, target, result, "
-        "client_address, details) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "client_address, details) VALUES ((SELECT id FROM users WHERE id = $1), "
+        "coalesce($2, (SELECT name FROM users WHERE id = $1)), $3, $4, $5, $6, $7)",
         actor_user_id,
         actor_name,
         action,

@@ -28,13 +28,18 @@ def _profile_fields(row: asyncpg.Record) -> dict[str, object]:
         "allow_unrated": bool(row["allow_unrated"]),
         "blocked_tags": frozenset(row["blocked_tags"] or ()),
         "allowed_tags": frozenset(row["allowed_tags"] or ()),
+        "profile_library_ids": (
+            None
+            if row["library_ids"] is None
+            else frozenset(str(library) for library in row["library_ids"])
+        ),
     }
 
 
 async def principal_for_access_token(pool: asyncpg.Pool, claims: AccessClaims) -> Principal:
     row = await pool.fetchrow(
         "SELECT s.revoked_at, u.is_disabled, u.roles, p.id AS profile_id, p.is_kids, "
-        "p.max_rating, p.allow_unrated, p.blocked_tags, p.allowed_tags "
+        "p.max_rating, p.allow_unrated, p.blocked_tags, p.allowed_tags, p.library_ids "
         "FROM auth_sessions s JOIN users u ON u.id = s.user_id "
         "LEFT JOIN profiles p ON p.id = $2 AND p.user_id = s.user_id "
         "WHERE s.id = $1 AND s.user_id = $3",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import strawberry
@@ -15,6 +16,7 @@ from resolvers.catalog.libraries import (
     update_library,
 )
 from resolvers.catalog.scans import fetch_scan
+from resolvers.user.audit import record_event
 from subgraphs.catalog.errors import LibraryError, LibraryErrorCode
 from subgraphs.catalog.inputs import CreateLibraryInput, UpdateLibraryInput
 from subgraphs.catalog.permissions import require_admin
@@ -66,6 +68,19 @@ ScanLibraryResult = Annotated[
 ]
 
 
+async def _audit(info: Info, action: str, target: str) -> None:
+    """Administrators' changes to libraries go on the audit trail."""
+    principal = info.context.principal
+    await record_event(
+        info.context.pool,
+        action=action,
+        result="ok",
+        actor_user_id=uuid.UUID(principal.user_id) if principal.user_id else None,
+        target=target,
+        client_address=info.context.client_address,
+    )
+
+
 def _error(problem: LibraryProblem) -> LibraryError:
     return LibraryError(
         code=LibraryErrorCode(problem.code), message=problem.message, field=problem.field
@@ -89,6 +104,7 @@ class Mutation:
             )
         except LibraryProblem as problem:
             return _error(problem)
+        await _audit(info, "library.create", f"library:{row['id']}")
         return CreateLibraryPayload(library=Library.from_row(row))
 
     @strawberry.mutation
@@ -103,6 +119,7 @@ class Mutation:
             )
         except LibraryProblem as problem:
             return _error(problem)
+        await _audit(info, "library.update", f"library:{library_id}")
         return UpdateLibraryPayload(library=Library.from_row(row))
 
     @strawberry.mutation
@@ -113,6 +130,7 @@ class Mutation:
             await delete_library(info.context.pool, library_id)
         except LibraryProblem as problem:
             return _error(problem)
+        await _audit(info, "library.delete", f"library:{library_id}")
         return DeleteLibraryPayload(deleted_id=strawberry.ID(str(library_id)))
 
     @strawberry.mutation
@@ -130,4 +148,5 @@ class Mutation:
         row = await fetch_scan(info.context.pool, scan_id)
         if row is None:  # the scan finished and was pruned in between: unlikely, but honest
             return _not_found()
+        await _audit(info, "library.scan", f"library:{library_id}")
         return ScanLibraryPayload(scan=LibraryScan.from_row(row))

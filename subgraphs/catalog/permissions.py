@@ -15,8 +15,12 @@ __all__ = ["require_admin", "require_reader"]
 
 def require_reader(info: Any) -> VisibilityFilter:
     """The caller's visibility filter; anonymous callers are refused."""
-    if not info.context.principal.is_authenticated:
+    principal = info.context.principal
+    if not principal.is_authenticated:
         raise Unauthenticated("sign in to browse the catalog")
+    authz = info.context.services.get("authz")
+    if authz is not None and not authz.casbin.scope_allows(principal.scopes, "catalog:read"):
+        raise Forbidden("this credential lacks the catalog:read scope")
     visibility: VisibilityFilter = info.context.loaders.catalog.visibility
     return visibility
 

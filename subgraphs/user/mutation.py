@@ -17,6 +17,7 @@ from infra.ratelimit import FailureLimiter
 from infra.tokens import KeyRing
 from resolvers.user.accounts import create_user, setup_first_admin
 from resolvers.user.api_keys import create_api_key, revoke_api_key
+from resolvers.user.grants import set_library_grant
 from resolvers.user.profiles import (
     KEEP,
     ProfileFields,
@@ -52,6 +53,8 @@ from subgraphs.user.payloads import (
     DeleteProfilePayload,
     DeleteProfileResult,
     DisableTotpResult,
+    LibraryAccessPayload,
+    LibraryAccessResult,
     ProfilePayload,
     RefreshTokenResult,
     RevokeApiKeyResult,
@@ -204,6 +207,27 @@ class Mutation:
         except RevengeError as problem:
             return auth_error(problem)
         return UpdateUserPayload(user=User.from_row(row))
+
+    @strawberry.mutation
+    async def grant_library_access(
+        self,
+        info: Info,
+        library_id: strawberry.ID,
+        user_id: strawberry.ID | None = None,
+        profile_id: strawberry.ID | None = None,
+    ) -> LibraryAccessResult:
+        """Let an account (guests) or one profile (kids) read a library."""
+        return await _library_access(info, library_id, user_id, profile_id, granted=True)
+
+    @strawberry.mutation
+    async def revoke_library_access(
+        self,
+        info: Info,
+        library_id: strawberry.ID,
+        user_id: strawberry.ID | None = None,
+        profile_id: strawberry.ID | None = None,
+    ) -> LibraryAccessResult:
+        return await _library_access(info, library_id, user_id, profile_id, granted=False)
 
     @strawberry.mutation
     async def set_user_disabled(
@@ -461,3 +485,35 @@ def _library_ids(values: list[strawberry.ID] | UnsetType | None) -> Any:
     if any(value is None for value in parsed):
         return _error(AuthErrorCode.INVALID_INPUT, "libraryIds has a malformed id", "libraryIds")
     return parsed
+
+
+async def _library_access(
+    info: Info,
+    library_id: strawberry.ID,
+    user_id: strawberry.ID | None,
+    profile_id: strawberry.ID | None,
+    *,
+    granted: bool,
+) -> LibraryAccessResult:
+    refusal = admin_refusal(info.context.principal)
+    if refusal is not None:
+        return refusal
+    library = parse_id(library_id)
+    if library is None:
+        return _not_found("libraryId")
+    try:
+        subject = await set_library_grant(
+            info.context.pool,
+            info.context.services["authz"].casbin,
+            actor_user_id=require_user(info.context.principal),
+            library_id=library,
+            user_id=parse_id(user_id) if user_id is not None else None,
+            profile_id=parse_id(profile_id) if profile_id is not None else None,
+            granted=granted,
+            client_address=info.context.client_address,
+        )
+    except RevengeError as problem:
+        return auth_error(problem)
+    return LibraryAccessPayload(
+        library_id=strawberry.ID(str(library)), subject=subject, granted=granted
+    )

@@ -28,6 +28,8 @@ __all__ = [
     "DeleteProfilePayload",
     "DeleteProfileResult",
     "DisableTotpResult",
+    "LibraryAccessPayload",
+    "LibraryAccessResult",
     "ProfilePayload",
     "RefreshTokenResult",
     "RevokeApiKeyResult",
@@ -79,6 +81,13 @@ class SignOutPayload:
 @strawberry.type
 class CreateUserPayload:
     user: User
+
+
+@strawberry.type
+class LibraryAccessPayload:
+    library_id: strawberry.ID
+    subject: str
+    granted: bool
 
 
 @strawberry.type
@@ -145,6 +154,9 @@ SetUserDisabledResult = Annotated[
 ]
 CreateApiKeyResult = Annotated[
     CreateApiKeyPayload | AuthError, strawberry.union("CreateApiKeyResult")
+]
+LibraryAccessResult = Annotated[
+    LibraryAccessPayload | AuthError, strawberry.union("LibraryAccessResult")
 ]
 RevokeApiKeyResult = Annotated[RevokePayload | AuthError, strawberry.union("RevokeApiKeyResult")]
 RevokeSessionResult = Annotated[RevokePayload | AuthError, strawberry.union("RevokeSessionResult")]

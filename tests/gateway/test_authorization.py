@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from resolvers.catalog.scan_store import refresh_ratings
+from resolvers.user.api_keys import create_api_key
 from tests.gateway.test_app import Running, gql, running_app
 from tests.support.auth import admin_api_key
 
@@ -187,3 +188,63 @@ async def test_sign_in_refresh_and_sign_out_through_the_gateway(
         after = await client.post("/graphql", headers=fresh, json={"query": "{ me { name } }"})
         assert after.status_code == 401
         assert after.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_guests_see_granted_libraries_and_keys_need_their_scope(
+    app: Running, pool: asyncpg.Pool
+) -> None:
+    ids = await household(pool)
+    other = await pool.fetchval(
+        "INSERT INTO libraries (name, kind, root_paths) VALUES ('Private', 'movies', "
+        "ARRAY['/private']) RETURNING id"
+    )
+    await item(pool, other, "movie", "Home Videos")
+    admin = {"x-api-key": await admin_api_key(pool)}
+    async with httpx.AsyncClient(base_url=app.url, timeout=30) as client:
+
+        async def as_admin(query: str, variables: dict[str, Any] | None = None) -> Any:
+            response = await client.post(
+                "/graphql", headers=admin, json={"query": query, "variables": variables or {}}
+            )
+            return response.json()
+
+        guest = await as_admin(
+            'mutation { createUser(input: {name: "visitor", password: "just-visiting", '
+            "roles: [GUEST]}) { ... on CreateUserPayload { user { id } } } }"
+        )
+        guest_id = guest["data"]["createUser"]["user"]["id"]
+        signed_in = await gql(client, SIGN_IN, {"name": "visitor", "password": "just-visiting"})
+        bearer = {"authorization": f"Bearer {signed_in['data']['signIn']['accessToken']}"}
+
+        async def guest_sees() -> list[str]:
+            response = await client.post(
+                "/graphql", headers=bearer, json={"query": "{ libraries { name } }"}
+            )
+            return [library["name"] for library in response.json()["data"]["libraries"]]
+
+        assert await guest_sees() == []
+        granted = await as_admin(
+            "mutation ($l: ID!, $u: ID!) { grantLibraryAccess(libraryId: $l, userId: $u) "
+            "{ __typename ... on LibraryAccessPayload { subject granted } } }",
+            {"l": str(ids["library"]), "u": guest_id},
+        )
+        assert granted["data"]["grantLibraryAccess"]["granted"] is True
+        assert await guest_sees() == ["Everything"]
+        await as_admin(
+            "mutation ($l: ID!, $u: ID!) { revokeLibraryAccess(libraryId: $l, userId: $u) "
+            "{ __typename } }",
+            {"l": str(ids["library"]), "u": guest_id},
+        )
+        assert await guest_sees() == []
+        audit = await pool.fetch(
+            "SELECT action FROM audit_events WHERE action LIKE 'library.%' ORDER BY created_at"
+        )
+        assert [row["action"] for row in audit] == ["library.grant", "library.revoke"]
+
+        # A key minted for playback only may not browse the catalog.
+        owner = await pool.fetchval("SELECT id FROM users WHERE name = 'visitor'")
+        _, narrow = await create_api_key(pool, owner, "tv remote", ["playback:read"])
+        refused = await client.post(
+            "/graphql", headers={"x-api-key": narrow}, json={"query": "{ libraries { name } }"}
+        )
+        assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -124,9 +124,9 @@ async def test_sign_in_audit_rows_record_successes_and_failures(
     )
 
     assert [tuple(row) for row in rows] == [
-        ("signin", "ok", None, "192.0.2.1"),  # setup signs the admin in
+        ("signin", "ok", ADMIN_NAME, "192.0.2.1"),  # setup signs the admin in
         ("signin", "failed", ADMIN_NAME, "198.51.100.7"),
-        ("signin", "ok", None, "198.51.100.8"),
+        ("signin", "ok", ADMIN_NAME, "198.51.100.8"),
     ]
 
 
