@@ -97,7 +97,7 @@ def _not_found() -> LibraryError:
 class Mutation:
     @strawberry.mutation
     async def create_library(self, info: Info, input: CreateLibraryInput) -> CreateLibraryResult:
-        require_admin(info)
+        await require_admin(info)
         try:
             row = await create_library(
                 info.context.pool, input.name, input.kind.value, input.root_paths
@@ -111,7 +111,7 @@ class Mutation:
     async def update_library(
         self, info: Info, id: strawberry.ID, input: UpdateLibraryInput
     ) -> UpdateLibraryResult:
-        require_admin(info)
+        await require_admin(info)
         library_id = parse_id(id)
         try:
             row = await update_library(
@@ -124,7 +124,7 @@ class Mutation:
 
     @strawberry.mutation
     async def delete_library(self, info: Info, id: strawberry.ID) -> DeleteLibraryResult:
-        require_admin(info)
+        await require_admin(info)
         library_id = parse_id(id)
         try:
             await delete_library(info.context.pool, library_id)
@@ -139,7 +139,7 @@ class Mutation:
     ) -> ScanLibraryResult:
         """Queue a scan of the library (full: re-probe every file)."""
 
-        require_admin(info)
+        await require_admin(info)
         library_id = parse_id(id)
         try:
             scan_id = await info.context.services["scans"].start(library_id, full=full)

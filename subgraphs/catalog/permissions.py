@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.authz.service import VisibilityFilter
+from infra.authz.service import Resource, VisibilityFilter
 from infra.errors import Forbidden, Unauthenticated
 
 __all__ = ["require_admin", "require_reader"]
@@ -25,9 +25,10 @@ def require_reader(info: Any) -> VisibilityFilter:
     return visibility
 
 
-def require_admin(info: Any) -> None:
+async def require_admin(info: Any, area: str = "libraries") -> None:
+    """Administration of the catalog, decided by the authorization service (roles, grants and
+    scopes: ``admin:<area>`` needs a role allowed to write it and the ``admin:*`` scope)."""
     principal = info.context.principal
     if not principal.is_authenticated:
         raise Unauthenticated("sign in first")
-    if "admin" not in principal.roles or "admin:*" not in principal.scopes or principal.is_kids:
-        raise Forbidden("only an administrator may do this")
+    await info.context.services["authz"].require(principal, "write", Resource(kind=f"admin:{area}"))

@@ -27,7 +27,7 @@ class Subscription:
     ) -> AsyncGenerator[LibraryScan, None]:
         """The library's current scan, then each change until a scan finishes."""
 
-        require_admin(info)
+        await require_admin(info)
         library = parse_id(library_id, "libraryId")
         if await info.context.loaders.catalog.library_by_id.load(library) is None:
             raise NotFound("no library has this id", argument="libraryId")

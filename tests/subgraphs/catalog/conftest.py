@@ -9,8 +9,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from infra.authz.casbin_engine import CasbinEngine
 from infra.authz.principal import Principal
-from infra.authz.service import VisibilityFilter
+from infra.authz.rego_engine import RegoEngine
+from infra.authz.service import AuthorizationService, VisibilityFilter
 from infra.bus import InProcessBus
 from infra.settings import load_settings
 from loaders import Loaders
@@ -20,6 +22,9 @@ from subgraphs.context import Context
 
 Execute = Callable[..., Any]
 
+
+# The real authorization service: seed roles and scopes, Rego policies in-process.
+AUTHZ = AuthorizationService(CasbinEngine(), RegoEngine())
 
 ADMIN = Principal(
     user_id="00000000-0000-7000-8000-00000000000a",
@@ -45,7 +50,7 @@ def make_context(
         loaders=Loaders(pool, visibility),
         bus=bus or InProcessBus(),
         settings=load_settings({"REVENGE_DATA_DIR": str(tmp_path)}),
-        services=dict(services),
+        services={"authz": AUTHZ, **services},
         request_id="test-request",
         principal=principal,
     )
