@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS media_items_library_grid;
