@@ -145,6 +145,22 @@ class AuthorizationService:
                 return Decision(False, f"{query.split('/')[1]} policy: {listed}")
         return Decision(True, "allowed")
 
+    def can_without_policies(
+        self, principal: Principal, action: Action, resource: Resource
+    ) -> Decision:
+        """``can`` for resources no Rego policy governs (``admin:<area>``), without awaiting:
+        roles, grants and scopes only. Refuses to answer for policy-governed resources."""
+        if self._rule(resource, action) is not None:
+            raise ValueError(f"{resource.kind} {action} needs the policies: use can()")
+        domain = f"library:{resource.library_id}" if resource.library_id else "global"
+        obj = self._object(principal, resource)
+        if not any(self.casbin.enforce(s, domain, obj, action) for s in subjects_of(principal)):
+            return Decision(False, f"no role or grant allows {action} on {obj}")
+        scope = required_scope(resource.kind, action)
+        if not self.casbin.scope_allows(principal.scopes, scope):
+            return Decision(False, f"missing scope {scope}")
+        return Decision(True, "allowed")
+
     async def require(self, principal: Principal, action: Action, resource: Resource) -> None:
         """``can``, raising ``Forbidden`` (``extensions.code`` FORBIDDEN) when refused."""
         decision = await self.can(principal, action, resource)

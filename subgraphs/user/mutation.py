@@ -174,7 +174,7 @@ class Mutation:
 
     @strawberry.mutation
     async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserResult:
-        refusal = admin_refusal(info.context.principal)
+        refusal = admin_refusal(info.context.principal, info.context.services["authz"])
         if refusal is not None:
             return refusal
         actor = require_user(info.context.principal)
@@ -195,7 +195,7 @@ class Mutation:
     async def set_user_roles(
         self, info: Info, user_id: strawberry.ID, roles: list[Role]
     ) -> SetUserRolesResult:
-        refusal = admin_refusal(info.context.principal)
+        refusal = admin_refusal(info.context.principal, info.context.services["authz"])
         target = parse_id(user_id)
         if refusal is not None or target is None:
             return refusal or _not_found("userId")
@@ -234,7 +234,7 @@ class Mutation:
         self, info: Info, user_id: strawberry.ID, disabled: bool
     ) -> SetUserDisabledResult:
         """Disabling signs the user out everywhere; their API keys stop working too."""
-        refusal = admin_refusal(info.context.principal)
+        refusal = admin_refusal(info.context.principal, info.context.services["authz"])
         target = parse_id(user_id)
         if refusal is not None or target is None:
             return refusal or _not_found("userId")
@@ -287,7 +287,12 @@ class Mutation:
         try:
             if key_id is None:
                 return _not_found()
-            await revoke_api_key(info.context.pool, user_id, key_id, is_admin=is_admin(principal))
+            await revoke_api_key(
+                info.context.pool,
+                user_id,
+                key_id,
+                is_admin=is_admin(principal, info.context.services["authz"]),
+            )
         except RevengeError as problem:
             return auth_error(problem)
         return RevokePayload(revoked_id=strawberry.ID(str(key_id)))
@@ -495,7 +500,7 @@ async def _library_access(
     *,
     granted: bool,
 ) -> LibraryAccessResult:
-    refusal = admin_refusal(info.context.principal)
+    refusal = admin_refusal(info.context.principal, info.context.services["authz"])
     if refusal is not None:
         return refusal
     library = parse_id(library_id)

@@ -1,5 +1,4 @@
-"""Who may use which account field: small checks, to be replaced by the shared
-AuthorizationService when it covers this subgraph.
+"""Who may use which account field, decided by the shared AuthorizationService.
 
 Queries refuse by raising (``UNAUTHENTICATED`` / ``FORBIDDEN`` in ``extensions.code``);
 mutations refuse an anonymous caller the same way and a signed-in one with ``AuthError``.
@@ -11,6 +10,7 @@ import uuid
 from collections.abc import Iterable
 
 from infra.authz.principal import Principal
+from infra.authz.service import AuthorizationService, Resource
 from infra.errors import Forbidden, Unauthenticated
 from subgraphs.user.errors import AuthError, AuthErrorCode
 
@@ -24,15 +24,13 @@ __all__ = [
 ]
 
 
-def is_admin(principal: Principal) -> bool:
-    """An administrator acting as one: the role, a credential with ``admin:*``, and not on a
-    kids profile (a child never acts with the account's roles)."""
-    return (
-        principal.user_id is not None
-        and not principal.is_kids
-        and "admin" in principal.roles
-        and "admin:*" in principal.scopes
-    )
+def is_admin(principal: Principal, authz: AuthorizationService) -> bool:
+    """An administrator acting as one, as the authorization service decides: a role allowed to
+    administer users, a credential with the admin scope, and not on a kids profile (a child
+    never acts with the account's roles)."""
+    if principal.user_id is None:
+        return False
+    return authz.can_without_policies(principal, "write", Resource(kind="admin:users")).allowed
 
 
 def require_user(principal: Principal) -> uuid.UUID:
@@ -41,17 +39,17 @@ def require_user(principal: Principal) -> uuid.UUID:
     return uuid.UUID(principal.user_id)
 
 
-def require_admin(principal: Principal) -> uuid.UUID:
+def require_admin(principal: Principal, authz: AuthorizationService) -> uuid.UUID:
     user_id = require_user(principal)
-    if not is_admin(principal):
+    if not is_admin(principal, authz):
         raise Forbidden("administrators only")
     return user_id
 
 
-def admin_refusal(principal: Principal) -> AuthError | None:
-    """None for an administrator; raises for nobody; an AuthError for anyone else."""
+def admin_refusal(principal: Principal, authz: AuthorizationService) -> AuthError | None:
+    """None for an administrator; an AuthError for anyone else signed in (anonymous: raises)."""
     require_user(principal)
-    if is_admin(principal):
+    if is_admin(principal, authz):
         return None
     return AuthError(code=AuthErrorCode.FORBIDDEN, message="administrators only")
 

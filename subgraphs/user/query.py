@@ -36,7 +36,7 @@ class Query:
 
     @strawberry.field
     async def users(self, info: Info) -> list[User]:
-        require_admin(info.context.principal)
+        require_admin(info.context.principal, info.context.services["authz"])
         rows = await list_users(info.context.pool)
         loader = user_loaders(info.context).user_by_id
         for row in rows:
@@ -58,6 +58,6 @@ class Query:
     @strawberry.field
     async def audit_events(self, info: Info, first: int = 50) -> list[AuditEvent]:
         """The newest audit events (administrators only)."""
-        require_admin(info.context.principal)
+        require_admin(info.context.principal, info.context.services["authz"])
         rows = await list_audit_events(info.context.pool, first)
         return [AuditEvent.from_row(row) for row in rows]

@@ -97,7 +97,9 @@ class User:
         """Only the user themself and administrators see an account."""
         user_id = parse_id(id)
         principal = info.context.principal
-        if user_id is None or not (str(user_id) == principal.user_id or is_admin(principal)):
+        if user_id is None or not (
+            str(user_id) == principal.user_id or is_admin(principal, info.context.services["authz"])
+        ):
             return None
         row = await user_loaders(info.context).user_by_id.load(user_id)
         return cls.from_row(row) if row is not None else None

@@ -14,6 +14,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from infra.authz.casbin_engine import CasbinEngine
+from infra.authz.rego_engine import RegoEngine
+from infra.authz.service import AuthorizationService
 from infra.bus import InProcessBus
 from infra.ratelimit import InProcessLimiter
 from infra.settings import load_settings
@@ -33,6 +36,10 @@ SIGN_IN_FIELDS = """
 """
 
 
+# The real authorization service (seed roles and scopes; no Rego rule governs accounts).
+AUTHZ = AuthorizationService(CasbinEngine(), RegoEngine())
+
+
 @dataclass
 class Api:
     pool: Any
@@ -48,7 +55,7 @@ class Api:
             loaders=Loaders(self.pool),
             bus=InProcessBus(),
             settings=load_settings({"REVENGE_DATA_DIR": str(self.tmp_path)}),
-            services={"key_ring": self.ring, "limiter": self.limiter},
+            services={"key_ring": self.ring, "limiter": self.limiter, "authz": AUTHZ},
             request_id="test-request",
             client_address=address,
         )
