@@ -9,6 +9,7 @@ import pyotp
 import pytest
 
 from infra.errors import Unauthenticated
+from infra.totp import new_totp_secret
 from tests.subgraphs.user.conftest import ADMIN_NAME, ADMIN_PASSWORD, SIGN_IN_FIELDS, Api
 
 SETUP = (
@@ -254,3 +255,45 @@ async def test_sign_out_ends_the_session(api: Api, pool: asyncpg.Pool) -> None:
     assert refreshed["code"] == "INVALID_REFRESH_TOKEN"
     with pytest.raises(Unauthenticated):  # the gateway refuses the token of a closed session
         await api.context(token=signed_in["accessToken"])
+
+
+async def test_one_address_guessing_many_accounts_is_locked_out(
+    api: Api, pool: asyncpg.Pool
+) -> None:
+    await api.setup_admin()
+    for attempt in range(5):  # five different (unknown) accounts, one address
+        failed = await api.sign_in(f"user{attempt}", "guess", address="198.51.100.66")
+        assert failed["code"] == "INVALID_CREDENTIALS"
+
+    from_there = await api.sign_in(ADMIN_NAME, ADMIN_PASSWORD, address="198.51.100.66")
+    elsewhere = await api.sign_in(ADMIN_NAME, ADMIN_PASSWORD, address="203.0.113.5")
+
+    assert from_there["code"] == "RATE_LIMITED"
+    assert elsewhere["__typename"] == "SignInPayload"
+    locked = await pool.fetchval(
+        "SELECT count(*) FROM audit_events WHERE action = 'signin' AND result = 'locked'"
+    )
+    assert locked == 1
+
+
+async def test_refused_setup_and_second_factor_failures_stay_on_the_record(
+    api: Api, pool: asyncpg.Pool
+) -> None:
+    await api.setup_admin()
+    await api.data('mutation { setup(name: "late", password: "a-long-passphrase") { __typename } }')
+    await pool.execute(
+        "UPDATE users SET totp_secret = $1 WHERE name = $2", new_totp_secret(), ADMIN_NAME
+    )
+    wrong = await api.sign_in(ADMIN_NAME, ADMIN_PASSWORD, secondFactor="000000")
+
+    assert wrong["code"] == "INVALID_CREDENTIALS"
+    rows = await pool.fetch(
+        "SELECT action, result, details FROM audit_events "
+        "WHERE (action = 'setup' AND result = 'refused') "
+        "OR (action = 'signin' AND result = 'failed') ORDER BY created_at"
+    )
+    assert [(r["action"], r["result"]) for r in rows] == [
+        ("setup", "refused"),
+        ("signin", "failed"),
+    ]
+    assert rows[1]["details"] == {"reason": "second factor"}
