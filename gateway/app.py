@@ -62,7 +62,7 @@ def create_app(
         db = database if database is not None else await open_database(settings)
         bus = open_bus(settings)
         scans = ScanService.from_settings(db.pool, bus, settings)
-        auth_services = await open_auth_services(settings, db.pool)
+        auth_services = await open_auth_services(settings, db.pool, bus)
         app.state.database = db
         app.state.bus = bus
         app.state.services = {"scans": scans, **auth_services}

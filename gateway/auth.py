@@ -9,21 +9,27 @@ anonymous.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import structlog
 
-from infra.authz.casbin_engine import CasbinEngine
+from infra.authz.casbin_engine import RULES_CHANGED_TOPIC, CasbinEngine
 from infra.authz.principal import ANONYMOUS, Principal
 from infra.authz.rego_engine import open_policy_engine
 from infra.authz.service import AuthorizationService
+from infra.bus import EventBus
 from infra.errors import Unauthenticated
 from infra.ratelimit import open_limiter
 from infra.settings import Settings
 from infra.tokens import KeyRing, verify_access_token
 from resolvers.user.principals import principal_for_access_token, principal_for_api_key
+
+log = structlog.get_logger("revenge.auth")
 
 __all__ = ["authenticate", "close_auth_services", "credentials_from", "open_auth_services"]
 
@@ -64,10 +70,13 @@ async def authenticate(
     return ANONYMOUS, None
 
 
-async def open_auth_services(settings: Settings, pool: asyncpg.Pool) -> dict[str, Any]:
+async def open_auth_services(
+    settings: Settings, pool: asyncpg.Pool, bus: EventBus
+) -> dict[str, Any]:
     """What authentication and authorization need for the life of the process: the token key
     ring, the failed-sign-in limiter and the authorization service (Casbin rules read from
-    PostgreSQL, Rego policies in-process or on an OPA server)."""
+    PostgreSQL, reloaded when any process changes them; Rego policies in-process or on an OPA
+    server)."""
     async with pool.acquire() as conn:
         casbin = await CasbinEngine.from_database(conn)
     return {
@@ -75,9 +84,23 @@ async def open_auth_services(settings: Settings, pool: asyncpg.Pool) -> dict[str
         "limiter": open_limiter(settings.cache_url),
         "policies": (policies := open_policy_engine(settings.opa_url)),
         "authz": AuthorizationService(casbin, policies),
+        "authz_follower": asyncio.create_task(_follow_rule_changes(bus, pool, casbin)),
     }
 
 
+async def _follow_rule_changes(bus: EventBus, pool: asyncpg.Pool, casbin: CasbinEngine) -> None:
+    async for _ in bus.subscribe(RULES_CHANGED_TOPIC):
+        try:
+            async with pool.acquire() as conn:
+                await casbin.reload(conn)
+        except (OSError, asyncpg.PostgresError) as error:
+            log.warning("could not reload authorization rules", error=str(error))
+
+
 async def close_auth_services(services: Mapping[str, Any]) -> None:
+    follower: asyncio.Task[None] = services["authz_follower"]
+    follower.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await follower
     await services["limiter"].close()
     await services["policies"].aclose()

@@ -234,7 +234,7 @@ def run_subgraph(settings: Settings, name: str) -> int:
         state["database"] = await open_database(settings)
         state["bus"] = open_bus(settings)
         scans = ScanService.from_settings(state["database"].pool, state["bus"], settings)
-        auth_services = await open_auth_services(settings, state["database"].pool)
+        auth_services = await open_auth_services(settings, state["database"].pool, state["bus"])
         state["services"] = {"scans": scans, **auth_services}
         try:
             yield

@@ -141,6 +141,11 @@ def _enforcer(rules: Sequence[Rule], model_path: Path) -> casbin.Enforcer:
     return casbin.Enforcer(str(model_path), _RulesAdapter(rules))
 
 
+# Published on the event bus after a rule row changes; every process reloads its enforcer, so
+# a grant made through one gateway replica holds on all of them.
+RULES_CHANGED_TOPIC = "authz:rules_changed"
+
+
 class CasbinEngine:
     """The role-and-grant half of authorization.
 

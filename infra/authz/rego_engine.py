@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import aiohttp
 import regopy
-from opa_client.opa_async import AsyncOpaClient
 
 from infra.authz.timing import DecisionTimes
 
@@ -130,6 +128,12 @@ class RegoEngine:
         """Nothing to release; here for the ``PolicyEngine`` protocol."""
 
 
+def _client_errors() -> type[Exception]:
+    import aiohttp
+
+    return aiohttp.ClientError
+
+
 class OpaEngine:
     """Asks an OPA server: ``POST {url}/v1/data/<rule path>`` with ``{"input": …}``; the answer's
     ``result`` is the rule's value (absent when undefined).
@@ -149,6 +153,10 @@ class OpaEngine:
         if parts.path not in ("", "/"):
             raise ValueError(f"OPA URL cannot have a path prefix: {url!r}")
         secure = parts.scheme == "https"
+        # Imported here: the client brings aiohttp and requests, half a second of start-up
+        # that a server without an OPA URL should not pay.
+        from opa_client.opa_async import AsyncOpaClient
+
         self._client = AsyncOpaClient(
             host=parts.hostname,
             port=parts.port or (443 if secure else 80),
@@ -166,7 +174,7 @@ class OpaEngine:
         started = time.perf_counter()
         try:
             answer = await self._client.query_rule(dict(input), rule_path(query))
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except (_client_errors(), TimeoutError) as error:
             raise PolicyError(f"OPA did not answer {query}: {error!r}") from error
         finally:
             self.times.add(time.perf_counter() - started)

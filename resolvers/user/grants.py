@@ -11,7 +11,8 @@ import uuid
 
 import asyncpg
 
-from infra.authz.casbin_engine import CasbinEngine
+from infra.authz.casbin_engine import RULES_CHANGED_TOPIC, CasbinEngine
+from infra.bus import EventBus
 from infra.errors import BadUserInput, NotFound
 from resolvers.user.audit import record_event
 
@@ -27,6 +28,7 @@ async def set_library_grant(
     user_id: uuid.UUID | None,
     profile_id: uuid.UUID | None,
     granted: bool,
+    bus: EventBus | None = None,
     client_address: str | None = None,
 ) -> str:
     """Grant (or revoke) reading one library; returns the Casbin subject it applied to."""
@@ -52,4 +54,6 @@ async def set_library_grant(
             actor_user_id=actor_user_id, target=f"{subject} library:{library_id}",
             client_address=client_address,
         )  # fmt: skip
+    if bus is not None:  # other processes reload their rules
+        await bus.publish(RULES_CHANGED_TOPIC, {"subject": subject, "library": str(library_id)})
     return subject

@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
-from infra.errors import RevengeError
 from subgraphs.catalog.mutation import Mutation
 from subgraphs.catalog.query import Query
 from subgraphs.catalog.subscription import Subscription
 from subgraphs.catalog.types import LONG_SCALAR, Long
+from subgraphs.error_codes import RevengeErrorCodes
 
 __all__ = ["RevengeErrorCodes", "schema"]
-
-
-def with_error_code(error: GraphQLError) -> GraphQLError:
-    """Give an error raised as a ``RevengeError`` its ``extensions.code``."""
-    original = error.original_error
-    if isinstance(original, RevengeError):
-        error.extensions = {
-            **(error.extensions or {}),
-            **original.extensions,
-            "code": original.code,
-        }
-    return error
-
-
-class RevengeErrorCodes(SchemaExtension):
-    """When the subgraph runs alone, errors carry the same codes the gateway gives them."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if errors:
-            for error in errors:
-                with_error_code(error)
 
 
 schema = strawberry.federation.Schema(

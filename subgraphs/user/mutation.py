@@ -515,6 +515,7 @@ async def _library_access(
             user_id=parse_id(user_id) if user_id is not None else None,
             profile_id=parse_id(profile_id) if profile_id is not None else None,
             granted=granted,
+            bus=info.context.bus,
             client_address=info.context.client_address,
         )
     except RevengeError as problem:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import uuid
 from pathlib import Path
 
 import asyncpg
 import httpx
 import redis.asyncio as redis
 
+from resolvers.user.accounts import create_user
+from resolvers.user.api_keys import create_api_key
 from tests.gateway.test_app import REVENGE_ENV_CLEAN, gql, running_app, watch_scan
 from tests.gateway.test_cli import REVENGE
 from tests.support.auth import admin_api_key
@@ -90,3 +93,54 @@ async def test_a_worker_process_runs_the_scan_a_gateway_queued(
         output = (await asyncio.wait_for(worker.communicate(), 30))[0].decode()
     assert worker.returncode == 0, output
     assert "worker started" in output
+
+
+async def test_a_grant_made_on_one_replica_holds_on_another(
+    pool: asyncpg.Pool, database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    library = await pool.fetchval(
+        "INSERT INTO libraries (name, kind, root_paths) VALUES ('Shared', 'movies', "
+        "ARRAY['/srv']) RETURNING id"
+    )
+    admin = {"x-api-key": await admin_api_key(pool)}
+    guest = await create_guest(pool)
+    _, guest_key = await create_api_key(pool, guest, "guest tv", ["catalog:read"])
+    settings = {"REVENGE_CACHE_URL": redis_url}
+    with (
+        running_app(database_url, tmp_path / "a", **settings) as replica_a,
+        running_app(database_url, tmp_path / "b", **settings) as replica_b,
+    ):
+        async with httpx.AsyncClient(timeout=30) as client:
+
+            async def guest_sees_on_b() -> list[str]:
+                response = await client.post(
+                    replica_b.url + "/graphql",
+                    headers={"x-api-key": guest_key},
+                    json={"query": "{ libraries { name } }"},
+                )
+                return [row["name"] for row in response.json()["data"]["libraries"]]
+
+            assert await guest_sees_on_b() == []
+            await subscribed(redis_url, "revenge:authz:rules_changed")
+            granted = await client.post(
+                replica_a.url + "/graphql",
+                headers=admin,
+                json={
+                    "query": "mutation ($l: ID!, $u: ID!) { grantLibraryAccess(libraryId: $l, "
+                    "userId: $u) { __typename } }",
+                    "variables": {"l": str(library), "u": str(guest)},
+                },
+            )
+            assert granted.json()["data"]["grantLibraryAccess"]["__typename"] == (
+                "LibraryAccessPayload"
+            )
+            async with asyncio.timeout(10):
+                while await guest_sees_on_b() != ["Shared"]:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+
+
+async def create_guest(pool: asyncpg.Pool) -> uuid.UUID:
+    async with pool.acquire() as conn:
+        row = await create_user(conn, "guest", "just-visiting", ("guest",))
+    guest_id: uuid.UUID = row["id"]
+    return guest_id

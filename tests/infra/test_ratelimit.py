@@ -16,21 +16,7 @@ from infra.ratelimit import (
     RedisLimiter,
     open_limiter,
 )
-
-T0 = 1_700_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from tests.support.clock import T0, Clock
 
 
 @pytest.fixture(params=["in-process", "redis"])
