@@ -158,6 +158,19 @@ async def apply_image(
     )
 
 
+def rating_as_written(mpaa: str | None) -> str | None:
+    """The certificate itself from an NFO's ``<mpaa>``: Kodi and scrapers write "Rated PG-13",
+    "US:PG-13" or "US:PG-13 / US:PG-13"; the rank table knows "PG-13"."""
+    if not mpaa:
+        return None
+    text = mpaa.split("/")[0].strip()
+    if ":" in text:
+        text = text.rsplit(":", 1)[1].strip()
+    if text.lower().startswith("rated "):
+        text = text[6:].strip()
+    return text or None
+
+
 async def apply_nfo(conn: asyncpg.Connection, item_id: uuid.UUID, nfo: NfoData) -> None:
     """NFO values win over what names and tags said; absent NFO values change nothing."""
     await conn.execute(
@@ -188,7 +201,7 @@ async def apply_nfo(conn: asyncpg.Connection, item_id: uuid.UUID, nfo: NfoData) 
         clean_text(nfo.mpaa),
         dict(nfo.provider_ids),
         clean_text(sort_title(nfo.title)) if nfo.title else None,
-        rating_rank(nfo.mpaa),
+        rating_rank(rating_as_written(nfo.mpaa)),
         sorted({clean_text(tag).strip().casefold() for tag in nfo.tags if tag.strip()}),
     )
     if nfo.genres:
