@@ -1,22 +1,66 @@
-"""REST routes that send bytes: catalog images (streams arrive with playback)."""
+"""REST routes that send bytes: catalog images and byte-range streams of media files.
+
+``/stream/{file_id}`` is direct play. Starlette's ``FileResponse`` does the HTTP work (single,
+suffix, open-ended and multi ranges, ``If-Range``, ``ETag``/``Last-Modified``, 206/416, and the
+ASGI ``pathsend`` extension where the server offers it); this module decides *whether* to send and
+*which* file: the caller is a signed URL (``?exp&uid&sig``, see ``infra.signing``) or normal
+credentials, the file comes from the catalog by id under the caller's visibility, and problems are
+JSON ``{code, message}``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import stat
+import time
 import uuid
+from pathlib import Path
 
+import structlog
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
+from gateway.auth import authenticate, credentials_from
+from infra.authz.principal import Principal
+from infra.errors import Forbidden, Unauthenticated
+from infra.signing import DEFAULT_STREAM_URL_LIFETIME_SECONDS, StreamSigner
 from resolvers.catalog.image_files import image_file_path
+from resolvers.catalog.stream_files import stream_file
+from resolvers.user.principals import stream_principal
 
-__all__ = ["media_routes", "problem"]
+__all__ = ["MAX_RANGES", "media_routes", "problem", "stream_signer", "stream_url"]
+
+log = structlog.get_logger("revenge.media")
+
+# More ranges than any player sends; a header with hundreds is abuse (each costs a seek).
+MAX_RANGES = 100
+MAX_RANGE_HEADER = 8192
+
+CONTENT_TYPES = {
+    "mkv": "video/x-matroska",
+    "mp4": "video/mp4",
+    "m4v": "video/mp4",
+    "mov": "video/quicktime",
+    "webm": "video/webm",
+    "ts": "video/mp2t",
+    "mpegts": "video/mp2t",
+    "avi": "video/x-msvideo",
+    "mp3": "audio/mpeg",
+    "flac": "audio/flac",
+    "m4a": "audio/mp4",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg",
+}
+
+_SIGNATURE_PARAMS = ("exp", "uid", "sig")
 
 
-def problem(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message}, status_code=status)
+def problem(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
 
 
 async def image(request: Request) -> Response:
@@ -32,5 +76,136 @@ async def image(request: Request) -> Response:
     return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
 
 
+def stream_signer(app: Starlette) -> StreamSigner:
+    """The process's signer (``<data dir>/keys/stream-signing.key``), opened on first use."""
+    signer: StreamSigner | None = getattr(app.state, "stream_signer", None)
+    if signer is None:
+        key_file = Path(app.state.settings.data_dir) / "keys" / "stream-signing.key"
+        signer = app.state.stream_signer = StreamSigner.open(key_file)
+    return signer
+
+
+def stream_url(
+    file_id: uuid.UUID,
+    user_id: str,
+    signer: StreamSigner,
+    *,
+    lifetime_seconds: int = DEFAULT_STREAM_URL_LIFETIME_SECONDS,
+    now: float | None = None,
+) -> str:
+    """``/stream/{file_id}?exp=…&uid=…&sig=…`` for a file the caller was just allowed to play
+    (the caller checks visibility; the route re-checks the user on every request)."""
+    expires_at = int(time.time() if now is None else now) + lifetime_seconds
+    return f"/stream/{file_id}?{signer.sign_stream(file_id, user_id, expires_at)}"
+
+
+async def _principal(request: Request, file_id: uuid.UUID) -> Principal:
+    """Who asks: a signed URL when its parameters are present, else the request's credentials."""
+    state = request.app.state
+    if any(name in request.query_params for name in _SIGNATURE_PARAMS):
+        params = {name: request.query_params.get(name, "") for name in _SIGNATURE_PARAMS}
+        user_id = stream_signer(request.app).verify_stream(file_id, params, time.time())
+        principal = await stream_principal(state.database.pool, user_id)
+        if principal is None:
+            raise Forbidden("the user of this stream URL is disabled or gone")
+        return principal
+    token, api_key = credentials_from(request.headers)
+    principal, _ = await authenticate(
+        state.database.pool, state.services["key_ring"], token, api_key
+    )
+    if not principal.is_authenticated:
+        raise Unauthenticated("sign in or use a signed stream URL")
+    return principal
+
+
+async def stream(request: Request) -> Response:
+    try:
+        file_id = uuid.UUID(request.path_params["file_id"])
+    except ValueError:
+        return problem(400, "BAD_USER_INPUT", "file id is not valid")
+    try:
+        principal = await _principal(request, file_id)
+    except Unauthenticated as error:
+        return problem(401, error.code, error.message)
+    except Forbidden as error:
+        log.info("stream refused", reason=error.extensions.get("reason", error.message))
+        return problem(403, error.code, error.message)
+    visibility = request.app.state.services["authz"].visibility(principal)
+    found = await stream_file(request.app.state.database.pool, file_id, visibility)
+    if found is None:
+        return problem(404, "NOT_FOUND", "file not found")
+    ranges = request.headers.get("range")
+    if ranges is not None and (
+        len(ranges) > MAX_RANGE_HEADER or ranges.count(",") + 1 > MAX_RANGES
+    ):
+        return problem(400, "BAD_USER_INPUT", f"at most {MAX_RANGES} ranges in one request")
+    try:
+        stat_result = await asyncio.to_thread(os.stat, found.path)
+    except OSError:
+        return problem(404, "NOT_FOUND", "file is missing on disk")
+    if not stat.S_ISREG(stat_result.st_mode):
+        return problem(404, "NOT_FOUND", "file is missing on disk")
+    media_type = CONTENT_TYPES.get((found.container or "").lower(), "application/octet-stream")
+    return _StreamResponse(
+        FileResponse(
+            found.path,
+            stat_result=stat_result,
+            media_type=media_type,
+            headers={"Cache-Control": "private", "Accept-Ranges": "bytes"},
+        )
+    )
+
+
+class _StreamResponse(Response):
+    """``FileResponse`` with its plain-text problems answered as JSON and a file that vanishes
+    before the first byte answered 404 instead of a server error."""
+
+    def __init__(self, inner: FileResponse) -> None:
+        self.inner = inner
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = replaced = False
+
+        async def relay(message: Message) -> None:
+            nonlocal started, replaced
+            if replaced:
+                return
+            if message["type"] == "http.response.start" and message["status"] in (400, 416):
+                replaced = True
+                started = True
+                await _range_problem(message)(scope, receive, send)
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.inner(scope, receive, relay)
+        except OSError as error:  # the file went away after the lookup, or the client did
+            if not started:
+                await problem(404, "NOT_FOUND", "file is missing on disk")(scope, receive, send)
+                return
+            log.info("stream ended early", error=str(error))
+
+
+def _range_problem(start: Message) -> JSONResponse:
+    if start["status"] == 416:
+        content_range = next(
+            (value.decode("latin-1") for key, value in start["headers"] if key == b"content-range"),
+            "",
+        )
+        return problem(
+            416,
+            "RANGE_NOT_SATISFIABLE",
+            "the range is outside the file",
+            **{"Content-Range": content_range},
+        )
+    return problem(400, "BAD_USER_INPUT", "the Range header is malformed")
+
+
 def media_routes() -> list[Route]:
-    return [Route("/images/{image_id}", image, methods=["GET", "HEAD"])]
+    return [
+        Route("/images/{image_id}", image, methods=["GET", "HEAD"]),
+        Route("/stream/{file_id}", stream, methods=["GET", "HEAD"]),
+    ]

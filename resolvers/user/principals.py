@@ -15,7 +15,7 @@ from infra.authz.principal import Principal
 from infra.errors import Unauthenticated
 from infra.tokens import AccessClaims, hash_token
 
-__all__ = ["principal_for_access_token", "principal_for_api_key"]
+__all__ = ["principal_for_access_token", "principal_for_api_key", "stream_principal"]
 
 
 def _profile_fields(row: asyncpg.Record) -> dict[str, object]:
@@ -82,4 +82,26 @@ async def principal_for_api_key(pool: asyncpg.Pool, key: str) -> Principal:
         roles=frozenset(row["roles"]),
         scopes=frozenset(row["scopes"]),
         auth_method="api_key",
+    )
+
+
+async def stream_principal(pool: asyncpg.Pool, user_id: str) -> Principal | None:
+    """Who a signed stream URL speaks for: the user's account (roles, library grants), with
+    read access to the catalog only; None when the user is gone or disabled.
+
+    The signature is the authorization for its one file (the playback mutation checked the
+    profile's limits when it signed); this re-check makes disabling a user or revoking a library
+    grant take effect at once.
+    """
+    row = await pool.fetchrow(
+        "SELECT roles FROM users WHERE id = $1 AND NOT is_disabled", uuid.UUID(user_id)
+    )
+    if row is None:
+        return None
+    return Principal(
+        user_id=user_id,
+        roles=frozenset(row["roles"]),
+        scopes=frozenset({"catalog:read"}),
+        # "jwt" is the nearest method: a signed URL stands for an interactive session's request.
+        auth_method="jwt",
     )

@@ -1,0 +1,145 @@
+"""Short-lived signed stream URLs: HMAC-SHA256 over file, user and expiry.
+
+A player (a ``<video>`` element, ffmpeg, a TV) cannot always send an ``Authorization`` header,
+so a playback mutation hands out ``/stream/{fileId}?exp=…&uid=…&sig=…`` instead. The signature
+covers the file id, the user id and the expiry, so a URL works for that one file only, for that
+one user, until it expires; changing any of them breaks it.
+
+The default lifetime is six hours: long enough for a film plus pauses (a player re-requests ranges
+as it seeks, so the URL must outlive the whole viewing), short enough that a leaked URL is worth
+little. A signature binds the *user*, not the credential that asked for it: revoking the API key
+or signing out does not kill URLs already issued (they lapse within the lifetime), while
+disabling the user does, because the stream route loads the user on every request. Deleting the
+key file (``<data dir>/keys/stream-signing.key``) invalidates every URL at once.
+
+The secret is 256 random bits in a file created 0600 on first use; creation is atomic
+(``mkstemp`` + ``link``), so concurrent first starts agree on one key. Every rejection raises
+``Forbidden`` with one safe message; the cause is in ``extensions["reason"]`` for logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import tempfile
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlencode
+
+from infra.errors import Forbidden
+
+__all__ = [
+    "DEFAULT_STREAM_URL_LIFETIME_SECONDS",
+    "StreamSigner",
+    "StreamSigningKeyError",
+]
+
+DEFAULT_STREAM_URL_LIFETIME_SECONDS = 6 * 60 * 60
+KEY_BYTES = 32
+SAFE_MESSAGE = "Invalid or expired stream signature"
+_DOMAIN = b"revenge-stream-v1"
+_EXPIRY = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+class StreamSigningKeyError(Exception):
+    """The key file exists but cannot be used; the message names the file."""
+
+
+def _refuse(reason: str) -> Forbidden:
+    return Forbidden(SAFE_MESSAGE, reason=reason)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class StreamSigner:
+    """Signs and verifies stream URLs with one server secret; open with ``StreamSigner.open``."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < KEY_BYTES:
+            raise ValueError("a stream signing secret has at least 256 bits")
+        self._secret = secret
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> StreamSigner:
+        """Load the secret, creating the file (mode 0600, atomically) when it is missing."""
+        path = Path(path)
+        if not path.exists():
+            with contextlib.suppress(FileExistsError):  # another process won the race
+                _create(path, secrets.token_bytes(KEY_BYTES))
+        return cls(_read(path))
+
+    def _mac(self, file_id: uuid.UUID, user_id: str, expires_at: int) -> bytes:
+        message = b"\x00".join(
+            [_DOMAIN, str(file_id).encode(), user_id.encode(), str(expires_at).encode()]
+        )
+        return hmac.new(self._secret, message, hashlib.sha256).digest()
+
+    def sign_stream(self, file_id: uuid.UUID, user_id: str, expires_at: int) -> str:
+        """The query string ``exp=…&uid=…&sig=…`` (no leading ``?``); ``expires_at`` is Unix
+        seconds."""
+        canonical_user = str(uuid.UUID(user_id))
+        signature = _b64(self._mac(file_id, canonical_user, int(expires_at)))
+        return urlencode({"exp": int(expires_at), "uid": canonical_user, "sig": signature})
+
+    def verify_stream(self, file_id: uuid.UUID, params: Mapping[str, str], now: float) -> str:
+        """The user id the URL was signed for; ``Forbidden`` when expired, tampered, signed for
+        another file, or malformed."""
+        expiry, user, signature = params.get("exp"), params.get("uid"), params.get("sig")
+        if not isinstance(expiry, str) or not _EXPIRY.fullmatch(expiry):
+            raise _refuse("malformed expiry")
+        if not isinstance(signature, str) or not _SIGNATURE.fullmatch(signature):
+            raise _refuse("malformed signature")
+        if not isinstance(user, str) or len(user) != 36:
+            raise _refuse("malformed user")
+        try:
+            canonical_user = str(uuid.UUID(user))
+        except ValueError:
+            raise _refuse("malformed user") from None
+        if canonical_user != user:
+            raise _refuse("malformed user")
+        # Compare the canonical text, not decoded bytes: base64's unused trailing bits would
+        # otherwise let several spellings of one signature pass.
+        expected = _b64(self._mac(file_id, canonical_user, int(expiry)))
+        if not hmac.compare_digest(signature.encode("ascii"), expected.encode("ascii")):
+            raise _refuse("bad signature")
+        if now >= int(expiry):
+            raise _refuse("expired")
+        return canonical_user
+
+
+def _create(path: Path, secret: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file with mode 0600; link() fails if the file appeared meanwhile, so
+    # the first writer wins and nobody ever reads a half-written key.
+    handle, temporary = tempfile.mkstemp(prefix=".stream-signing-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="ascii") as file:
+            file.write(_b64(secret) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.link(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+        secret = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (OSError, ValueError) as error:
+        raise StreamSigningKeyError(f"{path}: unreadable stream signing key ({error})") from None
+    if len(secret) < KEY_BYTES:
+        raise StreamSigningKeyError(f"{path}: the stream signing key is too short")
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return secret
