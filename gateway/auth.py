@@ -26,6 +26,7 @@ from infra.bus import EventBus
 from infra.errors import Unauthenticated
 from infra.ratelimit import open_limiter
 from infra.settings import Settings
+from infra.signing import StreamSigner
 from infra.tokens import KeyRing, verify_access_token
 from resolvers.user.principals import principal_for_access_token, principal_for_api_key
 
@@ -81,6 +82,7 @@ async def open_auth_services(
         casbin = await CasbinEngine.from_database(conn)
     return {
         "key_ring": KeyRing.open(Path(settings.data_dir) / "keys" / "access-tokens.json"),
+        "stream_signer": StreamSigner.open(Path(settings.data_dir) / "keys" / "stream-signing.key"),
         "limiter": open_limiter(settings.cache_url),
         "policies": (policies := open_policy_engine(settings.opa_url)),
         "authz": AuthorizationService(casbin, policies),

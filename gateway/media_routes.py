@@ -15,7 +15,6 @@ import os
 import stat
 import time
 import uuid
-from pathlib import Path
 
 import structlog
 from starlette.applications import Starlette
@@ -77,11 +76,8 @@ async def image(request: Request) -> Response:
 
 
 def stream_signer(app: Starlette) -> StreamSigner:
-    """The process's signer (``<data dir>/keys/stream-signing.key``), opened on first use."""
-    signer: StreamSigner | None = getattr(app.state, "stream_signer", None)
-    if signer is None:
-        key_file = Path(app.state.settings.data_dir) / "keys" / "stream-signing.key"
-        signer = app.state.stream_signer = StreamSigner.open(key_file)
+    """The process's signer (``<data dir>/keys/stream-signing.key``), opened in the lifespan."""
+    signer: StreamSigner = app.state.services["stream_signer"]
     return signer
 
 
