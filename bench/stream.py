@@ -1,0 +1,492 @@
+"""Direct-play benchmark: ``/stream/{file_id}`` of the real app against nginx on the same file.
+
+A ~300 MB ``.mkv`` (random bytes, generated once and cached under ``/tmp``) is served on
+127.0.0.1 by nginx (installed from Debian when missing; ``sendfile on``, a config written to a
+temporary folder) and by the real app (``create_app`` on a fresh embedded PostgreSQL holding a
+library, an item and a ``media_files`` row for the file; the URL is a signed stream URL) under
+uvicorn and, when installed, under granian (``--interface asgi``, which offers the ASGI
+``pathsend`` extension). Every server is a child process of this script, stopped at the end.
+
+Figures:
+- single-stream throughput: the whole file downloaded N times per server with curl, servers
+  alternated; medians in MB/s and the ratio of each Revenge server to nginx;
+- 100 concurrent range readers seeking at random (a child process: this script with
+  ``--readers``), each fetching random 256 KiB ranges checked against the file's bytes: errors,
+  p50/p95 time to first byte, and the server's RSS (its whole process tree) before, peak during
+  and after.
+
+Targets (issue 4): throughput >= 0.8 x nginx; 0 errors, p95 time to first byte <= 20 ms, memory
+flat.
+
+    ./dev bench stream [--size-mb 300] [--rounds 5] [--readers 100] [--ranges 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from _support import ROOT, figure, median, percentile
+
+CACHE = Path(os.environ.get("REVENGE_BENCH_CACHE", "/tmp/revenge-bench-media"))
+RANGE_BYTES = 256 * 1024
+TARGET_RATIO = 0.8
+TARGET_TTFB_P95_MS = 20.0
+BIN = Path(sys.executable).parent
+CURL_FORMAT = "%{http_code} %{size_download} %{speed_download}"
+
+
+# --- the app factory (imported by uvicorn / granian in the server process) -------------------
+
+
+def make_app() -> Any:
+    """The real app as ``revenge serve`` builds it, configured by the ``REVENGE_*`` variables
+    the benchmark sets (database URL of the embedded PostgreSQL, data dir holding the key)."""
+    from gateway.app import create_app
+    from gateway.serve import tune_garbage_collector
+    from infra.logging import configure_logging
+    from infra.settings import load_settings
+
+    configure_logging("warning")
+    environ = {name: value for name, value in os.environ.items() if name.startswith("REVENGE_")}
+
+    async def on_started(app: Any) -> None:
+        tune_garbage_collector()  # as `revenge serve` does once it is up
+
+    return create_app(load_settings(environ), on_started=on_started)
+
+
+# --- the file ----------------------------------------------------------------------------------
+
+
+def media_file(size_mb: int) -> Path:
+    """A cached file of random bytes (throughput does not care what the bytes are)."""
+    path = CACHE / f"stream-{size_mb}mb" / "Throughput Test (2024).mkv"
+    size = size_mb * 1024 * 1024
+    if path.exists() and path.stat().st_size == size:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with partial.open("wb") as out:
+        for _ in range(size_mb // 8):
+            out.write(os.urandom(8 * 1024 * 1024))
+        out.write(os.urandom(size - out.tell()))
+    partial.rename(path)
+    return path
+
+
+# --- child processes ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
+    if found:
+        return found
+    install = ["apt-get", "install", "-y", "-q", "nginx-light"]
+
+    def quiet(command: list[str]) -> int:
+        return subprocess.run(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ).returncode
+
+    if quiet(install) != 0:
+        quiet(["apt-get", "update", "-q"])
+        if quiet(install) != 0 and quiet([*install[:-1], "nginx"]) != 0:
+            raise SystemExit("could not install nginx from Debian")
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def start_nginx(folder: Path, work: Path, port: int) -> subprocess.Popen[bytes]:
+    prefix = work / "nginx"
+    prefix.mkdir()
+    temp = {name: prefix / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    config = prefix / "nginx.conf"
+    config.write_text(
+        f"""
+worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    types {{ video/x-matroska mkv; }}
+    client_body_temp_path {temp["body"]};
+    proxy_temp_path {temp["proxy"]};
+    fastcgi_temp_path {temp["fastcgi"]};
+    uwsgi_temp_path {temp["uwsgi"]};
+    scgi_temp_path {temp["scgi"]};
+    server {{
+        listen 127.0.0.1:{port};
+        root {folder};
+        location / {{ }}
+    }}
+}}
+"""
+    )
+    command = [nginx_binary(), "-p", str(prefix), "-c", str(config), "-e", str(prefix / "err.log")]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL)
+
+
+def start_revenge(server: str, port: int, environ: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The app factory above under ``server``, one process (uvicorn) / one worker (granian)."""
+    bench = str(Path(__file__).resolve().parent)
+    env = {**os.environ, **environ, "PYTHONPATH": os.pathsep.join([bench, str(ROOT)])}
+    host = ["--host", "127.0.0.1", "--port", str(port)]
+    if server == "uvicorn":
+        command = [
+            str(BIN / "uvicorn"),
+            "--factory",
+            "stream:make_app",
+            *host,
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--ws",
+            "websockets-sansio",
+            "--lifespan",
+            "on",
+        ]
+    else:
+        command = [
+            str(BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--factory",
+            *host,
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "stream:make_app",
+        ]
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], deadline_s: float = 60) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server for {url} exited ({process.returncode})")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, headers={"range": "bytes=0-0"}, timeout=2).status_code == 206:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"server for {url} did not come up")
+
+
+def tree_rss_kib(pid: int) -> int:
+    """VmRSS of ``pid`` and all its descendants (granian serves from a worker process)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    family, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        family.update(children)
+        frontier.extend(children)
+    total = 0
+    for member in family:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
+
+
+# --- the database rows and the signed URL -----------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def revenge_rows(path: Path, data_dir: Path) -> AsyncIterator[tuple[str, str]]:
+    """A fresh embedded PostgreSQL with a library, an item and the file; yields the database
+    URL and a signed ``/stream/...`` path for an administrator."""
+    from gateway.media_routes import stream_url
+    from infra.database import _start_embedded, create_pool
+    from infra.migrations import migrate_up
+    from infra.signing import StreamSigner
+    from resolvers.user.accounts import create_user
+    from tests.support.catalog_rows import insert_file, insert_item, insert_library
+
+    size = (await asyncio.to_thread(path.stat)).st_size
+    embedded = await asyncio.to_thread(_start_embedded, data_dir.parent / "postgres")
+    try:
+        pool = await create_pool(embedded.url, 1, 2)
+        try:
+            async with pool.acquire() as conn:
+                await migrate_up(conn)
+                user = await create_user(conn, "owner", "correct horse battery", ("admin",))
+            library = await insert_library(pool, root_paths=[str(path.parent)])
+            item = await insert_item(pool, library, "Throughput Test")
+            file_id = await insert_file(pool, item, library, str(path), size=size, container="mkv")
+        finally:
+            await pool.close()
+        signer = StreamSigner.open(data_dir / "keys" / "stream-signing.key")
+        yield embedded.url, stream_url(file_id, str(user["id"]), signer, lifetime_seconds=86400)
+    finally:
+        await asyncio.to_thread(embedded.stop)
+
+
+# --- measurements ------------------------------------------------------------------------------
+
+
+def curl_speed(url: str, size: int) -> float:
+    """MB/s (10^6 bytes) of one whole-file download."""
+    output = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", CURL_FORMAT, url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if output[0] != "200" or int(float(output[1])) != size:
+        raise SystemExit(f"bad download from {url}: {output}")
+    return float(output[2]) / 1e6
+
+
+def readers_main(url: str, path: str, readers: int, ranges: int) -> None:
+    """The child: ``readers`` tasks, each on its own keep-alive connection fetching ``ranges``
+    random ranges and checking them against the file; prints JSON. Raw HTTP/1.1 on asyncio
+    streams: httpx parses bodies in Python and, with 100 readers, its own queueing dominated
+    the time to first byte even against nginx."""
+    size = os.path.getsize(path)
+    parsed = urlsplit(url)
+    target = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
+    ttfb: list[float] = []
+    errors: list[str] = []
+
+    async def reader(fd: int, seed: int) -> None:
+        rng = random.Random(seed)
+        reader_stream = writer = None
+        try:
+            for _ in range(ranges):
+                start = rng.randrange(0, size - RANGE_BYTES)
+                end = start + RANGE_BYTES - 1
+                try:
+                    if writer is None:
+                        reader_stream, writer = await asyncio.open_connection(host, port)
+                    assert reader_stream is not None
+                    request = (
+                        f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                        f"Range: bytes={start}-{end}\r\n\r\n"
+                    )
+                    began = time.perf_counter()
+                    writer.write(request.encode())
+                    head = await reader_stream.readuntil(b"\r\n\r\n")
+                    first = time.perf_counter() - began
+                    lines = head.decode("latin-1").split("\r\n")
+                    status = lines[0].split(" ", 2)[1]
+                    headers = dict(
+                        (name.strip().lower(), value.strip())
+                        for name, _, value in (line.partition(":") for line in lines[1:] if line)
+                    )
+                    body = await reader_stream.readexactly(int(headers["content-length"]))
+                    if status != "206" or body != os.pread(fd, RANGE_BYTES, start):
+                        errors.append(f"{status} {len(body)} bytes at {start}")
+                    else:
+                        ttfb.append(first * 1000)
+                    if headers.get("connection", "").lower() == "close":
+                        writer.close()
+                        reader_stream = writer = None
+                except (OSError, asyncio.IncompleteReadError, ValueError, KeyError) as error:
+                    errors.append(repr(error))
+                    if writer is not None:
+                        writer.close()
+                    reader_stream = writer = None
+        finally:
+            if writer is not None:
+                writer.close()
+
+    async def run() -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            await asyncio.gather(*(reader(fd, seed) for seed in range(readers)))
+        finally:
+            os.close(fd)
+
+    try:
+        import uvloop
+
+        uvloop.run(run())
+    except ImportError:
+        asyncio.run(run())
+    print(json.dumps({"ttfb_ms": ttfb, "errors": errors[:5], "error_count": len(errors)}))
+
+
+def concurrent_readers(
+    name: str, url: str, path: Path, pid: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    before = tree_rss_kib(pid)
+    counts = [str(args.readers), str(args.ranges)]
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--readers", url, str(path), *counts],
+        stdout=subprocess.PIPE,
+    )
+    peak = before
+    while child.poll() is None:
+        peak = max(peak, tree_rss_kib(pid))
+        time.sleep(0.05)
+    output = child.stdout.read() if child.stdout else b""
+    if child.returncode != 0:
+        raise SystemExit(f"readers against {name} failed (exit {child.returncode})")
+    result: dict[str, Any] = json.loads(output)
+    after = tree_rss_kib(pid)
+    ttfb = result["ttfb_ms"] or [float("nan")]
+    print(f"stream.{name}.readers_errors {result['error_count']} errors", flush=True)
+    if result["errors"]:
+        print(f"# {name} errors: {result['errors']}", flush=True)
+    figure(f"stream.{name}.readers_ttfb_p50", median(ttfb), "ms")
+    figure(f"stream.{name}.readers_ttfb_p95", percentile(ttfb, 0.95), "ms")
+    figure(f"stream.{name}.rss_before", before / 1024, "MiB")
+    figure(f"stream.{name}.rss_peak", peak / 1024, "MiB")
+    figure(f"stream.{name}.rss_after", after / 1024, "MiB")
+    return {
+        "errors": result["error_count"],
+        "p95": percentile(ttfb, 0.95),
+        "growth": (after - before) / 1024,
+        "peak_growth": (peak - before) / 1024,
+    }
+
+
+@contextlib.contextmanager
+def children() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        yield started
+    finally:
+        for process in reversed(started):
+            stop(process)
+
+
+async def run(args: argparse.Namespace) -> None:
+    t = time.perf_counter()
+    path = media_file(args.size_mb)
+    size = path.stat().st_size
+    figure("stream.file_size", size / 1e6, "MB")
+    servers = ["uvicorn"]
+    if importlib.util.find_spec("granian") is not None:
+        servers.append("granian")
+    else:
+        print("# granian is not installed (.venv/bin/pip install granian); skipping it")
+    with tempfile.TemporaryDirectory(prefix="revenge-bench-stream-") as work_dir:
+        work = Path(work_dir)
+        data_dir = work / "data"
+        async with revenge_rows(path, data_dir) as (database_url, signed_path):
+            environ = {
+                "REVENGE_DATABASE_URL": database_url,
+                "REVENGE_DATA_DIR": str(data_dir),
+                "REVENGE_LOG_LEVEL": "warning",
+            }
+            with children() as started:
+                nginx_port = free_port()
+                started.append(start_nginx(path.parent, work, nginx_port))
+                urls = {"nginx": f"http://127.0.0.1:{nginx_port}/{quote(path.name)}"}
+                pids = {}
+                for server in servers:
+                    port = free_port()
+                    process = start_revenge(server, port, environ)
+                    started.append(process)
+                    urls[server] = f"http://127.0.0.1:{port}{signed_path}"
+                    pids[server] = process.pid
+                for process, url in zip(started, urls.values(), strict=True):
+                    await asyncio.to_thread(wait_ready, url, process)
+                figure("stream.setup_seconds", time.perf_counter() - t, "s")
+
+                speeds: dict[str, list[float]] = {name: [] for name in urls}
+                for url in urls.values():  # warm-up: page cache, connections, imports
+                    await asyncio.to_thread(curl_speed, url, size)
+                for _ in range(args.rounds):
+                    for name, url in urls.items():
+                        speeds[name].append(await asyncio.to_thread(curl_speed, url, size))
+                medians = {name: median(values) for name, values in speeds.items()}
+                for name in urls:
+                    figure(f"stream.{name}.throughput_median", medians[name], "MB/s")
+                ratios = {name: medians[name] / medians["nginx"] for name in servers}
+                for name in servers:
+                    figure(f"stream.{name}.ratio_to_nginx", ratios[name], "x")
+
+                pids["nginx"] = started[0].pid
+                readers = {  # nginx first: what this client and machine allow
+                    name: await asyncio.to_thread(
+                        concurrent_readers, name, urls[name], path, pids[name], args
+                    )
+                    for name in ["nginx", *servers]
+                }
+    parts = [f"summary stream file={size / 1e6:.0f}MB rounds={args.rounds}"]
+    parts.append(f"nginx={medians['nginx']:.0f} MB/s")
+    for name in servers:
+        met = ratios[name] >= TARGET_RATIO
+        parts.append(
+            f"{name}={medians[name]:.0f} MB/s ({ratios[name]:.2f} x nginx, target >= "
+            f"{TARGET_RATIO}: {'met' if met else 'MISSED'})"
+        )
+    for name in ["nginx", *servers]:
+        r = readers[name]
+        ok = r["errors"] == 0 and r["p95"] <= TARGET_TTFB_P95_MS
+        parts.append(
+            f"{name} {args.readers} readers: errors={r['errors']} ttfb_p95={r['p95']:.1f} ms "
+            f"rss_growth={r['growth']:+.1f} MiB peak={r['peak_growth']:+.1f} MiB "
+            f"(target 0 errors, p95 <= {TARGET_TTFB_P95_MS:.0f} ms: {'met' if ok else 'MISSED'})"
+        )
+    print("; ".join(parts), flush=True)
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--readers"]:
+        url, path, readers, ranges = sys.argv[2:6]
+        readers_main(url, path, int(readers), int(ranges))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mb", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--readers", type=int, default=100)
+    parser.add_argument("--ranges", type=int, default=20)
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
