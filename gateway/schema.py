@@ -15,6 +15,7 @@ __all__ = ["SCHEMA_FILE", "SUBGRAPHS", "composed_schema", "subgraph_schema", "su
 SUBGRAPHS: dict[str, str] = {
     "catalog": "subgraphs.catalog.schema",
     "user": "subgraphs.user.schema",
+    "playback": "subgraphs.playback.schema",
 }
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"

@@ -1,0 +1,142 @@
+"""Playback mutations: start (a union with ``PlaybackError``), heartbeats, stop, marks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+
+from infra.errors import NotFound
+from resolvers.catalog.ids import parse_id
+from resolvers.playback.sessions import (
+    StartedSession,
+    report_progress,
+    start_playback,
+    stop_playback,
+)
+from resolvers.playback.user_data import mark_played, mark_unplayed, set_favorite
+from subgraphs.context import Context
+from subgraphs.playback.enums import PlaybackMethod
+from subgraphs.playback.errors import PlaybackError, PlaybackErrorCode
+from subgraphs.playback.permissions import require_viewer, visibility
+from subgraphs.playback.types import (
+    MediaItem,
+    PlaybackDecision,
+    PlaybackProgress,
+    PlaybackSession,
+    StopPlaybackPayload,
+    user_data_loader,
+)
+
+__all__ = ["Mutation", "StartPlaybackResult"]
+
+Info = strawberry.Info[Context, None]
+
+StartPlaybackResult = Annotated[
+    PlaybackSession | PlaybackError, strawberry.union("StartPlaybackResult")
+]
+
+
+def _session(started: StartedSession) -> PlaybackSession:
+    return PlaybackSession(
+        id=strawberry.ID(str(started.id)),
+        stream_url=started.stream_url,
+        decision=PlaybackDecision(
+            method=PlaybackMethod(started.method.name),
+            reasons=[reason.name for reason in started.reasons],
+        ),
+        position_ms=started.position_ms,
+        expires_at=started.expires_at,
+    )
+
+
+async def _marked(info: Info, row: Any) -> MediaItem:
+    if row is None:
+        raise NotFound("no such item")
+    loader = await user_data_loader(info)
+    loader.clear(row["item_id"]).prime(row["item_id"], row)
+    return MediaItem(id=strawberry.ID(str(row["item_id"])))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def start_playback(
+        self,
+        info: Info,
+        item_id: strawberry.ID,
+        device_profile_name: str | None = None,
+        file_id: strawberry.ID | None = None,
+        start_position_ms: int | None = None,
+    ) -> StartPlaybackResult:
+        viewer = await require_viewer(info)
+        result = await start_playback(
+            info.context.pool,
+            info.context.bus,
+            viewer,
+            visibility(info),
+            parse_id(item_id, "itemId"),
+            signer=info.context.services.get("stream_signer"),
+            file_id=parse_id(file_id, "fileId") if file_id is not None else None,
+            device_profile_name=device_profile_name,
+            start_position_ms=start_position_ms,
+        )
+        if isinstance(result, StartedSession):
+            return _session(result)
+        return PlaybackError(code=PlaybackErrorCode(result.code), message=result.message)
+
+    @strawberry.mutation
+    async def report_progress(
+        self,
+        info: Info,
+        session_id: strawberry.ID,
+        position_ms: int,
+        is_paused: bool | None = None,
+    ) -> PlaybackProgress:
+        viewer = await require_viewer(info)
+        progress = await report_progress(
+            info.context.pool,
+            info.context.bus,
+            viewer,
+            parse_id(session_id, "sessionId"),
+            position_ms,
+            is_paused,
+        )
+        return PlaybackProgress(
+            session_id=strawberry.ID(str(progress.session_id)),
+            resume_position_ms=progress.resume_position_ms,
+            is_played=progress.is_played,
+            is_paused=progress.is_paused,
+        )
+
+    @strawberry.mutation
+    async def stop_playback(self, info: Info, session_id: strawberry.ID) -> StopPlaybackPayload:
+        viewer = await require_viewer(info)
+        stopped = await stop_playback(
+            info.context.pool, info.context.bus, viewer, parse_id(session_id, "sessionId")
+        )
+        return StopPlaybackPayload(session_id=strawberry.ID(str(stopped)))
+
+    @strawberry.mutation
+    async def mark_played(self, info: Info, item_id: strawberry.ID) -> MediaItem:
+        viewer = await require_viewer(info)
+        row = await mark_played(
+            info.context.pool, viewer, visibility(info), parse_id(item_id, "itemId")
+        )
+        return await _marked(info, row)
+
+    @strawberry.mutation
+    async def mark_unplayed(self, info: Info, item_id: strawberry.ID) -> MediaItem:
+        viewer = await require_viewer(info)
+        row = await mark_unplayed(
+            info.context.pool, viewer, visibility(info), parse_id(item_id, "itemId")
+        )
+        return await _marked(info, row)
+
+    @strawberry.mutation
+    async def set_favorite(self, info: Info, item_id: strawberry.ID, favorite: bool) -> MediaItem:
+        viewer = await require_viewer(info)
+        row = await set_favorite(
+            info.context.pool, viewer, visibility(info), parse_id(item_id, "itemId"), favorite
+        )
+        return await _marked(info, row)
