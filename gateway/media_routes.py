@@ -15,6 +15,7 @@ import os
 import stat
 import time
 import uuid
+from collections import OrderedDict
 
 import structlog
 from starlette.applications import Starlette
@@ -28,7 +29,7 @@ from infra.authz.principal import Principal
 from infra.errors import Forbidden, Unauthenticated
 from infra.signing import DEFAULT_STREAM_URL_LIFETIME_SECONDS, StreamSigner
 from resolvers.catalog.image_files import image_file_path
-from resolvers.catalog.stream_files import stream_file
+from resolvers.catalog.stream_files import StreamFile, stream_file
 from resolvers.user.principals import stream_principal
 
 __all__ = ["MAX_RANGES", "media_routes", "problem", "stream_signer", "stream_url"]
@@ -95,6 +96,47 @@ def stream_url(
     return f"/stream/{file_id}?{signer.sign_stream(file_id, user_id, expires_at)}"
 
 
+SIGNED_LOOKUP_SECONDS = 10.0
+
+
+class _SignedLookups:
+    """Recent signed-URL lookups: a player seeking sends many range requests for one URL, and
+    each would cost two database round trips. An entry lives ``SIGNED_LOOKUP_SECONDS``, so
+    disabling a user or revoking a grant reaches open streams within that time."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[str, ...], tuple[float, StreamFile]] = OrderedDict()
+
+    def get(self, key: tuple[str, ...]) -> StreamFile | None:
+        entry = self.entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            self.entries.pop(key, None)
+            return None
+        return entry[1]
+
+    def put(self, key: tuple[str, ...], found: StreamFile) -> None:
+        self.entries[key] = (time.monotonic() + SIGNED_LOOKUP_SECONDS, found)
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+def _signed_lookups(app: Starlette) -> _SignedLookups:
+    lookups: _SignedLookups | None = getattr(app.state, "signed_lookups", None)
+    if lookups is None:
+        lookups = app.state.signed_lookups = _SignedLookups()
+    return lookups
+
+
+def _signed_key(request: Request, file_id: uuid.UUID) -> tuple[str, ...] | None:
+    """The cache key of a signed request (only a fully signed one; verified before caching)."""
+    params = request.query_params
+    if not all(name in params for name in _SIGNATURE_PARAMS):
+        return None
+    return (str(file_id), *(params[name] for name in _SIGNATURE_PARAMS))
+
+
 async def _principal(request: Request, file_id: uuid.UUID) -> Principal:
     """Who asks: a signed URL when its parameters are present, else the request's credentials."""
     state = request.app.state
@@ -119,6 +161,11 @@ async def stream(request: Request) -> Response:
         file_id = uuid.UUID(request.path_params["file_id"])
     except ValueError:
         return problem(400, "BAD_USER_INPUT", "file id is not valid")
+    signed_key = _signed_key(request, file_id)
+    if signed_key is not None:
+        cached = _signed_lookups(request.app).get(signed_key)
+        if cached is not None:  # a player seeking: same URL, no database round trips
+            return await _send(request, cached)
     try:
         principal = await _principal(request, file_id)
     except Unauthenticated as error:
@@ -130,6 +177,12 @@ async def stream(request: Request) -> Response:
     found = await stream_file(request.app.state.database.pool, file_id, visibility)
     if found is None:
         return problem(404, "NOT_FOUND", "file not found")
+    if signed_key is not None:
+        _signed_lookups(request.app).put(signed_key, found)
+    return await _send(request, found)
+
+
+async def _send(request: Request, found: StreamFile) -> Response:
     ranges = request.headers.get("range")
     if ranges is not None and (
         len(ranges) > MAX_RANGE_HEADER or ranges.count(",") + 1 > MAX_RANGES

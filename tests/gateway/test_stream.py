@@ -212,13 +212,19 @@ async def test_signed_urls(app: Running, film: Film, pool: asyncpg.Pool, tmp_pat
                 "message": "Invalid or expired stream signature",
             }, case
 
-        # A signature binds the user: disabling them kills their URLs at once.
+        # A signature binds the user: disabling them kills their URLs — a URL not seen lately at
+        # once, one a player is busy seeking within SIGNED_LOOKUP_SECONDS.
         await pool.execute(
             "UPDATE users SET is_disabled = true WHERE id = $1", uuid.UUID(film.user_id)
         )
-        disabled = await http.get(url)
+        fresh = app.url + stream_url(
+            film.file_id, film.user_id, stream_signer(app.app), lifetime_seconds=3601
+        )
+        disabled = await http.get(fresh)
         assert disabled.status_code == 403
         assert disabled.json()["code"] == "FORBIDDEN"
+        app.app.state.signed_lookups.entries.clear()  # as if SIGNED_LOOKUP_SECONDS had passed
+        assert (await http.get(url)).status_code == 403
 
 
 async def test_credentials_and_bad_ids(app: Running, film: Film) -> None:
