@@ -37,6 +37,7 @@ from infra.settings import Settings
 from loaders import Loaders
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library
 from resolvers.catalog.scan_service import ScanService
+from resolvers.playback.heartbeats import HeartbeatCoalescer
 from subgraphs.context import Context
 
 __all__ = ["create_app"]
@@ -63,9 +64,11 @@ def create_app(
         bus = open_bus(settings)
         scans = ScanService.from_settings(db.pool, bus, settings)
         auth_services = await open_auth_services(settings, db.pool, bus)
+        heartbeats = HeartbeatCoalescer(db.pool, bus)
+        heartbeats.start()
         app.state.database = db
         app.state.bus = bus
-        app.state.services = {"scans": scans, **auth_services}
+        app.state.services = {"scans": scans, "heartbeats": heartbeats, **auth_services}
         try:
             if settings.worker_in_process:
                 await scans.start_worker()
@@ -78,6 +81,10 @@ def create_app(
                 await on_started(app)
             yield
         finally:
+            try:
+                await heartbeats.close()  # a clean stop writes every pending heartbeat
+            except Exception:
+                log.exception("heartbeats not written at shutdown")
             await scans.close()
             await close_auth_services(auth_services)
             await bus.close()

@@ -8,6 +8,7 @@ import strawberry
 
 from infra.errors import NotFound
 from resolvers.catalog.ids import parse_id
+from resolvers.playback.heartbeats import HeartbeatCoalescer
 from resolvers.playback.sessions import (
     StartedSession,
     report_progress,
@@ -94,14 +95,20 @@ class Mutation:
         is_paused: bool | None = None,
     ) -> PlaybackProgress:
         viewer = await require_viewer(info)
-        progress = await report_progress(
-            info.context.pool,
-            info.context.bus,
-            viewer,
-            parse_id(session_id, "sessionId"),
-            position_ms,
-            is_paused,
-        )
+        heartbeats: HeartbeatCoalescer | None = info.context.services.get("heartbeats")
+        if heartbeats is not None:
+            progress = await heartbeats.record(
+                parse_id(session_id, "sessionId"), viewer, position_ms, is_paused
+            )
+        else:
+            progress = await report_progress(
+                info.context.pool,
+                info.context.bus,
+                viewer,
+                parse_id(session_id, "sessionId"),
+                position_ms,
+                is_paused,
+            )
         return PlaybackProgress(
             session_id=strawberry.ID(str(progress.session_id)),
             resume_position_ms=progress.resume_position_ms,
@@ -112,9 +119,11 @@ class Mutation:
     @strawberry.mutation
     async def stop_playback(self, info: Info, session_id: strawberry.ID) -> StopPlaybackPayload:
         viewer = await require_viewer(info)
-        stopped = await stop_playback(
-            info.context.pool, info.context.bus, viewer, parse_id(session_id, "sessionId")
-        )
+        parsed = parse_id(session_id, "sessionId")
+        heartbeats: HeartbeatCoalescer | None = info.context.services.get("heartbeats")
+        if heartbeats is not None:
+            await heartbeats.stopped(parsed)
+        stopped = await stop_playback(info.context.pool, info.context.bus, viewer, parsed)
         return StopPlaybackPayload(session_id=strawberry.ID(str(stopped)))
 
     @strawberry.mutation

@@ -1,0 +1,310 @@
+"""Coalesced heartbeats: ``reportProgress`` from thousands of sessions at a bounded write rate.
+
+``record`` checks the caller owns the session (one query the first time a session reports, then
+memory), applies the resume rules (``resume_state``) with the item's duration cached alongside
+the owner, publishes ``paused`` / ``resumed`` / ``scrobble`` at once, and keeps only the latest
+heartbeat per session in memory. A background task flushes every ``interval`` seconds with one
+``UPDATE … FROM unnest(…)`` on ``playback_sessions`` and one ``INSERT … ON CONFLICT`` on
+``user_data``, whatever the number of sessions. A scrobble (the played threshold crossed) is
+flushed at once, so a play is never lost; ``close`` flushes what is left, so a clean stop loses
+nothing and a crash loses at most one interval of positions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+
+from infra.bus import EventBus
+from infra.errors import BadUserInput, Forbidden, NotFound
+from resolvers.playback.resume import MAX_POSITION_MS, ResumeRules, resume_state
+from resolvers.playback.sessions import (
+    _DURATION_SLACK_MS,
+    TOPIC,
+    Progress,
+    Viewer,
+    _event,
+)
+
+__all__ = ["DEFAULT_INTERVAL_SECONDS", "HeartbeatCoalescer"]
+
+log = structlog.get_logger("revenge.playback.heartbeats")
+
+DEFAULT_INTERVAL_SECONDS = 5.0
+# A session that has not reported for this long leaves the ownership cache.
+DEFAULT_IDLE_SECONDS = 15 * 60.0
+
+_OWNER_SQL = (
+    "SELECT s.user_id, s.profile_id, s.item_id, s.is_paused, s.is_scrobbled, s.stopped_at, "
+    "coalesce(f.duration_ms, i.runtime_ms) AS duration_ms "
+    "FROM playback_sessions AS s "
+    "JOIN media_files AS f ON f.id = s.file_id JOIN media_items AS i ON i.id = s.item_id "
+    "WHERE s.id = $1"
+)
+
+_SESSIONS_SQL = (
+    "UPDATE playback_sessions AS s SET position_ms = v.position_ms, is_paused = v.is_paused, "
+    "is_scrobbled = s.is_scrobbled OR v.played, last_heartbeat_at = v.at "
+    "FROM unnest($1::uuid[], $2::bigint[], $3::boolean[], $4::boolean[], $5::timestamptz[]) "
+    "AS v(id, position_ms, is_paused, played, at) WHERE s.id = v.id"
+)
+
+_USER_DATA_SQL = (
+    "INSERT INTO user_data "
+    "(user_id, profile_id, item_id, position_ms, is_played, play_count, last_played_at) "
+    "SELECT v.user_id, v.profile_id, v.item_id, v.position_ms, v.played, v.plays, v.at "
+    "FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::boolean[], $6::int[], "
+    "$7::timestamptz[]) AS v(user_id, profile_id, item_id, position_ms, played, plays, at) "
+    "JOIN media_items AS i ON i.id = v.item_id JOIN profiles AS p ON p.id = v.profile_id "
+    "ORDER BY v.profile_id, v.item_id "
+    "ON CONFLICT (profile_id, item_id) DO UPDATE SET "
+    "position_ms = EXCLUDED.position_ms, "
+    "is_played = user_data.is_played OR EXCLUDED.is_played, "
+    "play_count = user_data.play_count + EXCLUDED.play_count, "
+    "last_played_at = EXCLUDED.last_played_at"
+)
+
+
+@dataclass(slots=True)
+class _Owned:
+    """What one query learned about a session, kept while it reports."""
+
+    user_id: uuid.UUID
+    profile_id: uuid.UUID
+    item_id: uuid.UUID
+    duration_ms: int | None
+    is_paused: bool
+    is_scrobbled: bool
+    is_stopped: bool
+    seen: float
+
+
+@dataclass(slots=True)
+class _Pending:
+    """The latest heartbeat of one session, not yet written."""
+
+    owned: _Owned
+    position_ms: int  # the reported position (the session's)
+    resume_ms: int  # the resume position (user_data's)
+    is_paused: bool
+    played: bool
+    plays: int
+    at: datetime
+
+
+class HeartbeatCoalescer:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        bus: EventBus,
+        *,
+        interval: float = DEFAULT_INTERVAL_SECONDS,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        rules: ResumeRules = ResumeRules(),
+    ) -> None:
+        self.pool = pool
+        self.bus = bus
+        self.interval = interval
+        self.idle_seconds = idle_seconds
+        self.rules = rules
+        self._owned: dict[uuid.UUID, _Owned] = {}
+        self._loading: dict[uuid.UUID, asyncio.Future[_Owned | None]] = {}
+        self._pending: dict[uuid.UUID, _Pending] = {}
+        self._flush_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.flushes = 0
+        self.statements = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="heartbeat-flusher")
+
+    async def close(self) -> None:
+        """Stop the background task and write everything still pending."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.flush()
+            except Exception:  # the entries went back; the next round retries them
+                log.exception("heartbeat flush failed", pending=len(self._pending))
+            self._evict_idle()
+
+    # -- recording ---------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def _owner(self, session_id: uuid.UUID) -> _Owned:
+        owned = self._owned.get(session_id)
+        if owned is not None:
+            return owned
+        loading = self._loading.get(session_id)
+        if loading is None:
+            loading = asyncio.get_running_loop().create_future()
+            self._loading[session_id] = loading
+            try:
+                row = await self.pool.fetchrow(_OWNER_SQL, session_id)
+                found = None
+                if row is not None:
+                    found = _Owned(
+                        user_id=row["user_id"],
+                        profile_id=row["profile_id"],
+                        item_id=row["item_id"],
+                        duration_ms=row["duration_ms"],
+                        is_paused=row["is_paused"],
+                        is_scrobbled=row["is_scrobbled"],
+                        is_stopped=row["stopped_at"] is not None,
+                        seen=time.monotonic(),
+                    )
+                    self._owned[session_id] = found
+                loading.set_result(found)
+            except BaseException as error:
+                loading.set_exception(error)
+                loading.exception()  # retrieved: concurrent waiters re-raise it themselves
+                raise
+            finally:
+                del self._loading[session_id]
+        result = await asyncio.shield(loading)
+        if result is None:
+            raise NotFound("no such playback session")
+        return result
+
+    async def record(
+        self,
+        session_id: uuid.UUID,
+        viewer: Viewer,
+        position_ms: int,
+        is_paused: bool | None = None,
+    ) -> Progress:
+        """A heartbeat: validated and judged now, written at the next flush."""
+        if not 0 <= position_ms <= MAX_POSITION_MS:
+            raise BadUserInput("positionMs is out of range", argument="positionMs")
+        owned = await self._owner(session_id)
+        if owned.user_id != viewer.user_id:
+            raise Forbidden("this playback session belongs to someone else")
+        if owned.is_stopped:
+            raise BadUserInput("this playback session has stopped", argument="sessionId")
+        duration = owned.duration_ms
+        if duration is not None and position_ms > duration + _DURATION_SLACK_MS:
+            raise BadUserInput("positionMs is past the end of the file", argument="positionMs")
+        state = resume_state(position_ms, duration, self.rules)
+        scrobble = state.is_played and not owned.is_scrobbled
+        paused = owned.is_paused if is_paused is None else is_paused
+        events = []
+        if paused != owned.is_paused:
+            events.append("paused" if paused else "resumed")
+        if scrobble:
+            events.append("scrobble")
+        owned.is_paused = paused
+        owned.is_scrobbled = owned.is_scrobbled or state.is_played
+        owned.seen = time.monotonic()
+        earlier = self._pending.get(session_id)
+        self._pending[session_id] = _Pending(
+            owned=owned,
+            position_ms=position_ms,
+            resume_ms=state.position_ms,
+            is_paused=paused,
+            played=state.is_played or (earlier is not None and earlier.played),
+            plays=(1 if scrobble else 0) + (earlier.plays if earlier is not None else 0),
+            at=datetime.now(UTC),
+        )
+        for kind in events:
+            await self.bus.publish(
+                TOPIC, _event(kind, viewer, session_id, owned.item_id, position_ms)
+            )
+        if scrobble:
+            await self.flush()  # a play is worth a write now: never lose one to a crash
+        return Progress(
+            session_id=session_id,
+            resume_position_ms=state.position_ms,
+            is_played=state.is_played,
+            is_paused=paused,
+        )
+
+    async def stopped(self, session_id: uuid.UUID) -> None:
+        """Before ``stop_playback``: write the session's last position, then forget it."""
+        if session_id in self._pending:
+            await self.flush()
+        self._owned.pop(session_id, None)
+
+    def _evict_idle(self) -> None:
+        horizon = time.monotonic() - self.idle_seconds
+        for session_id in [s for s, o in self._owned.items() if o.seen < horizon]:
+            if session_id not in self._pending:
+                del self._owned[session_id]
+
+    # -- flushing ----------------------------------------------------------------------------
+
+    async def flush(self) -> int:
+        """Write every pending heartbeat: one statement per table. Returns how many sessions."""
+        async with self._flush_lock:
+            if not self._pending:
+                return 0
+            batch, self._pending = self._pending, {}
+            try:
+                await self._write(batch)
+            except BaseException:
+                for session_id, entry in batch.items():  # newer heartbeats win over these
+                    newer = self._pending.get(session_id)
+                    if newer is None:
+                        self._pending[session_id] = entry
+                    else:
+                        newer.played = newer.played or entry.played
+                        newer.plays += entry.plays
+                raise
+            self.flushes += 1
+            return len(batch)
+
+    async def _write(self, batch: dict[uuid.UUID, _Pending]) -> None:
+        ids = sorted(batch)  # one lock order for every writer
+        # Two sessions of one profile on one item are one user_data row: the latest wins the
+        # position, a play from either counts.
+        per_item: dict[tuple[uuid.UUID, uuid.UUID], _Pending] = {}
+        plays: dict[tuple[uuid.UUID, uuid.UUID], tuple[bool, int]] = {}
+        for session_id in ids:
+            entry = batch[session_id]
+            key = (entry.owned.profile_id, entry.owned.item_id)
+            kept = per_item.get(key)
+            if kept is None or entry.at >= kept.at:
+                per_item[key] = entry
+            played, count = plays.get(key, (False, 0))
+            plays[key] = (played or entry.played, count + entry.plays)
+        rows = list(per_item.items())
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                _SESSIONS_SQL,
+                ids,
+                [batch[s].position_ms for s in ids],
+                [batch[s].is_paused for s in ids],
+                [batch[s].played for s in ids],
+                [batch[s].at for s in ids],
+            )
+            await conn.execute(
+                _USER_DATA_SQL,
+                [entry.owned.user_id for _, entry in rows],
+                [key[0] for key, _ in rows],
+                [key[1] for key, _ in rows],
+                [entry.resume_ms for _, entry in rows],
+                [plays[key][0] for key, _ in rows],
+                [plays[key][1] for key, _ in rows],
+                [entry.at for _, entry in rows],
+            )
+        self.statements += 2
