@@ -128,13 +128,9 @@ class AuthorizationService:
         self.policies = policies
 
     async def can(self, principal: Principal, action: Action, resource: Resource) -> Decision:
-        domain = f"library:{resource.library_id}" if resource.library_id else "global"
-        obj = self._object(principal, resource)
-        if not any(self.casbin.enforce(s, domain, obj, action) for s in subjects_of(principal)):
-            return Decision(False, f"no role or grant allows {action} on {obj}")
-        scope = required_scope(resource.kind, action)
-        if not self.casbin.scope_allows(principal.scopes, scope):
-            return Decision(False, f"missing scope {scope}")
+        granted = self._roles_and_scopes(principal, action, resource)
+        if not granted.allowed:
+            return granted
         rule = self._rule(resource, action)
         if rule is not None:
             query, input = rule
@@ -152,6 +148,12 @@ class AuthorizationService:
         roles, grants and scopes only. Refuses to answer for policy-governed resources."""
         if self._rule(resource, action) is not None:
             raise ValueError(f"{resource.kind} {action} needs the policies: use can()")
+        return self._roles_and_scopes(principal, action, resource)
+
+    def _roles_and_scopes(
+        self, principal: Principal, action: Action, resource: Resource
+    ) -> Decision:
+        """The Casbin half: a role or grant of one of the principal's subjects, and the scope."""
         domain = f"library:{resource.library_id}" if resource.library_id else "global"
         obj = self._object(principal, resource)
         if not any(self.casbin.enforce(s, domain, obj, action) for s in subjects_of(principal)):
