@@ -20,7 +20,14 @@ from infra.bus import EventBus
 from infra.errors import BadUserInput, Forbidden, NotFound
 from infra.signing import DEFAULT_STREAM_URL_LIFETIME_SECONDS, StreamSigner
 from loaders.visibility import visibility_conditions
-from media.playback import PlaybackMethod, Reason, builtin_profile, decide, facts_from_rows
+from media.playback import (
+    DeviceProfile,
+    PlaybackMethod,
+    Reason,
+    builtin_profile,
+    decide,
+    facts_from_rows,
+)
 from resolvers.playback.resume import MAX_POSITION_MS, resume_state
 
 __all__ = [
@@ -122,17 +129,23 @@ async def start_playback(
     signer: StreamSigner | None,
     file_id: uuid.UUID | None = None,
     device_profile_name: str | None = None,
+    device_profile: DeviceProfile | None = None,
+    audio_stream: int | None = None,
+    subtitle_stream: int | None = None,
     start_position_ms: int | None = None,
     now: float | None = None,
 ) -> StartedSession | PlaybackProblem:
-    """Decide how the caller's device plays the item and open a session for it."""
+    """Decide how the caller's device plays the item and open a session for it; a
+    ``device_profile`` the client sent wins over ``device_profile_name``."""
     if start_position_ms is not None and not 0 <= start_position_ms <= MAX_POSITION_MS:
         raise BadUserInput("startPositionMs is out of range", argument="startPositionMs")
-    name = device_profile_name or DEFAULT_DEVICE_PROFILE
-    try:
-        profile = builtin_profile(name)
-    except KeyError as error:
-        return PlaybackProblem("UNKNOWN_PROFILE", str(error.args[0]))
+    if device_profile is not None:
+        profile = device_profile
+    else:
+        try:
+            profile = builtin_profile(device_profile_name or DEFAULT_DEVICE_PROFILE)
+        except KeyError as error:
+            return PlaybackProblem("UNKNOWN_PROFILE", str(error.args[0]))
     files = await _playable_files(pool, item_id, visibility)
     if files is None:
         return PlaybackProblem("NOT_FOUND", "no such item")
@@ -146,13 +159,16 @@ async def start_playback(
     streams = await pool.fetch(
         "SELECT * FROM media_streams WHERE file_id = $1 ORDER BY stream_index", file["id"]
     )
-    decision = decide(
-        facts_from_rows(file, streams),
-        profile,
-        audio_stream=None,
-        subtitle_stream=None,
-        max_bitrate=None,
-    )
+    try:
+        decision = decide(
+            facts_from_rows(file, streams),
+            profile,
+            audio_stream=audio_stream,
+            subtitle_stream=subtitle_stream,
+            max_bitrate=None,
+        )
+    except ValueError as error:
+        return PlaybackProblem("INVALID_STREAM", str(error))
     if decision.method is not PlaybackMethod.DIRECT_PLAY:
         reasons = ", ".join(reason.name for reason in decision.reasons)
         return PlaybackProblem(

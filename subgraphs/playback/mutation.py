@@ -19,6 +19,8 @@ from resolvers.playback.user_data import mark_played, mark_unplayed, set_favorit
 from subgraphs.context import Context
 from subgraphs.playback.enums import PlaybackMethod
 from subgraphs.playback.errors import PlaybackError, PlaybackErrorCode
+from subgraphs.playback.inputs import DeviceProfileInput
+from subgraphs.playback.inputs import device_profile as _device_profile
 from subgraphs.playback.permissions import require_viewer, visibility
 from subgraphs.playback.types import (
     MediaItem,
@@ -69,8 +71,17 @@ class Mutation:
         device_profile_name: str | None = None,
         file_id: strawberry.ID | None = None,
         start_position_ms: int | None = None,
+        device_profile: DeviceProfileInput | None = None,
+        audio_stream: int | None = None,
+        subtitle_stream: int | None = None,
     ) -> StartPlaybackResult:
         viewer = await require_viewer(info)
+        profile = None
+        if device_profile is not None:
+            try:
+                profile = _device_profile(device_profile)
+            except ValueError as error:
+                return PlaybackError(code=PlaybackErrorCode.INVALID_PROFILE, message=str(error))
         result = await start_playback(
             info.context.pool,
             info.context.bus,
@@ -80,6 +91,9 @@ class Mutation:
             signer=info.context.services.get("stream_signer"),
             file_id=parse_id(file_id, "fileId") if file_id is not None else None,
             device_profile_name=device_profile_name,
+            device_profile=profile,
+            audio_stream=audio_stream,
+            subtitle_stream=subtitle_stream,
             start_position_ms=start_position_ms,
         )
         if isinstance(result, StartedSession):
