@@ -35,10 +35,10 @@ from infra.database import Database, open_database
 from infra.metrics import METRICS_CONTENT_TYPE, Metrics
 from infra.settings import Settings
 from loaders import Loaders
+from loaders.context import Context
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library
 from resolvers.catalog.scan_service import ScanService
 from resolvers.playback.heartbeats import HeartbeatCoalescer
-from subgraphs.context import Context
 
 __all__ = ["create_app"]
 

@@ -30,11 +30,11 @@ from infra.errors import NotFound
 from infra.logging import configure_logging
 from infra.settings import Settings
 from loaders import Loaders
+from loaders.context import Context
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library, find_library
 from resolvers.catalog.scan_service import ScanService
 from resolvers.catalog.scanning import FINISHED, scan_event
 from resolvers.catalog.scans import fetch_scan
-from subgraphs.context import Context
 
 __all__ = ["run_server", "run_subgraph", "run_worker", "scan_once", "tune_garbage_collector"]
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from infra.errors import NotFound
+from loaders.context import Context
 from resolvers.catalog.ids import parse_id
 from resolvers.catalog.libraries import (
     LibraryProblem,
@@ -21,7 +22,6 @@ from subgraphs.catalog.errors import LibraryError, LibraryErrorCode
 from subgraphs.catalog.inputs import CreateLibraryInput, UpdateLibraryInput
 from subgraphs.catalog.permissions import require_admin
 from subgraphs.catalog.types import Library, LibraryScan
-from subgraphs.context import Context
 
 __all__ = [
     "CreateLibraryPayload",

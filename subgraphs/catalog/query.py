@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from loaders.context import Context
 from resolvers.catalog.ids import parse_id
 from resolvers.catalog.items import ItemFilter, list_items
 from resolvers.catalog.libraries import list_genres, list_libraries
@@ -12,7 +13,6 @@ from subgraphs.catalog.enums import ItemSort, MediaKind, SortDirection
 from subgraphs.catalog.permissions import require_reader
 from subgraphs.catalog.prefetch import prefetch_items, selected_under
 from subgraphs.catalog.types import Genre, Library, MediaItem, MediaItemConnection
-from subgraphs.context import Context
 
 __all__ = ["Query"]
 

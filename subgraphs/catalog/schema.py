@@ -5,11 +5,11 @@ from __future__ import annotations
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
+from infra.graphql_errors import RevengeErrorCodes
 from subgraphs.catalog.mutation import Mutation
 from subgraphs.catalog.query import Query
 from subgraphs.catalog.subscription import Subscription
 from subgraphs.catalog.types import LONG_SCALAR, Long
-from subgraphs.error_codes import RevengeErrorCodes
 
 __all__ = ["RevengeErrorCodes", "schema"]
 

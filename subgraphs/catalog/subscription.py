@@ -8,11 +8,11 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from infra.errors import NotFound
+from loaders.context import Context
 from resolvers.catalog.ids import parse_id
 from resolvers.catalog.scans import watch_library_scan
 from subgraphs.catalog.permissions import require_admin
 from subgraphs.catalog.types import LibraryScan
-from subgraphs.context import Context
 
 __all__ = ["Subscription"]
 

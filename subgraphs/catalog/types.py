@@ -10,11 +10,11 @@ from typing import Any, NewType
 import strawberry
 from strawberry import Private
 
+from loaders.context import Context
 from resolvers.catalog.items import ItemPage, list_children
 from resolvers.catalog.scans import FINISHED_SCAN_STATUSES
 from subgraphs.catalog.enums import ImageType, LibraryKind, MediaKind, ScanStatus, StreamType
 from subgraphs.catalog.prefetch import batched
-from subgraphs.context import Context
 
 __all__ = [
     "LONG_SCALAR",

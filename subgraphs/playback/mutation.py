@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from infra.errors import NotFound
+from loaders.context import Context
 from resolvers.catalog.ids import parse_id
 from resolvers.playback.heartbeats import HeartbeatCoalescer
 from resolvers.playback.sessions import (
@@ -16,7 +17,6 @@ from resolvers.playback.sessions import (
     stop_playback,
 )
 from resolvers.playback.user_data import mark_played, mark_unplayed, set_favorite
-from subgraphs.context import Context
 from subgraphs.playback.enums import PlaybackMethod
 from subgraphs.playback.errors import PlaybackError, PlaybackErrorCode
 from subgraphs.playback.inputs import DeviceProfileInput

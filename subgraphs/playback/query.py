@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from loaders.context import Context
 from resolvers.catalog.ids import parse_id
 from resolvers.playback.history import resume_point, watch_history
 from resolvers.playback.user_data import continue_watching, next_up
-from subgraphs.context import Context
 from subgraphs.playback.history import ResumePoint, WatchHistoryConnection
 from subgraphs.playback.permissions import require_viewer, visibility
 from subgraphs.playback.types import MediaItem

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from subgraphs.error_codes import RevengeErrorCodes
+from infra.graphql_errors import RevengeErrorCodes
 from subgraphs.playback.mutation import Mutation
 from subgraphs.playback.query import Query
 from subgraphs.playback.types import MediaItem

@@ -8,8 +8,8 @@ from typing import Any
 
 import strawberry
 
+from loaders.context import Context
 from loaders.playback import UserDataByItemIdLoader
-from subgraphs.context import Context
 from subgraphs.playback.enums import PlaybackMethod
 from subgraphs.playback.permissions import require_viewer
 

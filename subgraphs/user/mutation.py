@@ -15,6 +15,7 @@ from strawberry.types.unset import UnsetType
 from infra.errors import RevengeError
 from infra.ratelimit import FailureLimiter
 from infra.tokens import KeyRing
+from loaders.context import Context
 from resolvers.user.accounts import create_user, setup_first_admin
 from resolvers.user.api_keys import create_api_key, revoke_api_key
 from resolvers.user.grants import set_library_grant
@@ -34,7 +35,6 @@ from resolvers.user.second_factor import (
 from resolvers.user.sessions import change_password, revoke_session
 from resolvers.user.signin import refresh_session, sign_in, sign_out
 from resolvers.user.users import set_user_disabled, set_user_roles, user_name_taken, validate_roles
-from subgraphs.context import Context
 from subgraphs.user.enums import Role
 from subgraphs.user.errors import AuthError, AuthErrorCode, auth_error
 from subgraphs.user.inputs import CreateProfileInput, CreateUserInput, UpdateProfileInput

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import strawberry
 
+from loaders.context import Context
 from loaders.user import user_loaders
 from resolvers.user.signin import Tokens
-from subgraphs.context import Context
 from subgraphs.user.errors import AuthError
 from subgraphs.user.types import ApiKey, Profile, User
 

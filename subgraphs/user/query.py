@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
+from loaders.context import Context
 from loaders.user import user_loaders
 from resolvers.user.accounts import has_admin
 from resolvers.user.api_keys import list_api_keys
 from resolvers.user.sessions import list_sessions
 from resolvers.user.users import list_audit_events, list_users
-from subgraphs.context import Context
 from subgraphs.user.permissions import require_admin, require_user
 from subgraphs.user.types import ApiKey, AuditEvent, AuthSession, User
 

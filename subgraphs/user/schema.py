@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from subgraphs.error_codes import RevengeErrorCodes
+from infra.graphql_errors import RevengeErrorCodes
 from subgraphs.user.mutation import Mutation
 from subgraphs.user.query import Query
 from subgraphs.user.types import User

@@ -10,8 +10,8 @@ from typing import Any
 import strawberry
 from strawberry import Private
 
+from loaders.context import Context
 from loaders.user import user_loaders
-from subgraphs.context import Context
 from subgraphs.user.enums import Role
 from subgraphs.user.permissions import is_admin
 

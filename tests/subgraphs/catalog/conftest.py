@@ -16,9 +16,9 @@ from infra.authz.service import AuthorizationService, VisibilityFilter
 from infra.bus import InProcessBus
 from infra.settings import load_settings
 from loaders import Loaders
+from loaders.context import Context
 from loaders.visibility import EVERYTHING
 from subgraphs.catalog.schema import schema
-from subgraphs.context import Context
 
 Execute = Callable[..., Any]
 

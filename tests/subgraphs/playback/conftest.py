@@ -20,9 +20,9 @@ from infra.bus import InProcessBus
 from infra.settings import load_settings
 from infra.signing import StreamSigner
 from loaders import Loaders
+from loaders.context import Context
 from loaders.visibility import EVERYTHING
 from resolvers.user.accounts import create_user
-from subgraphs.context import Context
 from subgraphs.playback.schema import schema
 
 Execute = Callable[..., Any]

@@ -22,8 +22,8 @@ from infra.ratelimit import InProcessLimiter
 from infra.settings import load_settings
 from infra.tokens import KeyRing, verify_access_token
 from loaders import Loaders
+from loaders.context import Context
 from resolvers.user.principals import principal_for_access_token, principal_for_api_key
-from subgraphs.context import Context
 from subgraphs.user.schema import schema
 
 ADMIN_NAME = "admin"

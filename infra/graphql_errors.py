@@ -1,5 +1,6 @@
-"""Shared by every subgraph: errors carry the same ``extensions.code`` when a subgraph runs
-alone (``revenge subgraph NAME``) as the gateway gives them when it composes the subgraphs."""
+"""The Strawberry extension every subgraph schema uses: errors carry the same
+``extensions.code`` when a subgraph runs alone (``revenge subgraph NAME``) as the gateway gives
+them when it composes the subgraphs."""
 
 from __future__ import annotations
 

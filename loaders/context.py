@@ -1,7 +1,9 @@
 """The request context every subgraph field reads (``info.context``).
 
 Built by the gateway for each HTTP request or WebSocket operation: a fresh set of loaders, the
-shared pool, bus, settings and services. Subgraphs read it; they never build one.
+shared pool, bus, settings and services. It lives beside the loaders because it is the request
+scope they belong to; subgraphs read it (no subgraph imports another, nor a module of theirs),
+and they never build one.
 """
 
 from __future__ import annotations
