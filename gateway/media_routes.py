@@ -93,7 +93,7 @@ def stream_url(
     """``/stream/{file_id}?exp=…&uid=…&sig=…`` for a file the caller was just allowed to play
     (the caller checks visibility; the route re-checks the user on every request)."""
     expires_at = int(time.time() if now is None else now) + lifetime_seconds
-    return f"/stream/{file_id}?{signer.sign_stream(file_id, user_id, expires_at)}"
+    return signer.stream_path(file_id, user_id, expires_at)
 
 
 SIGNED_LOOKUP_SECONDS = 10.0

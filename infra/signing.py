@@ -83,6 +83,10 @@ class StreamSigner:
         )
         return hmac.new(self._secret, message, hashlib.sha256).digest()
 
+    def stream_path(self, file_id: uuid.UUID, user_id: str, expires_at: int) -> str:
+        """``/stream/{file_id}?exp=…&uid=…&sig=…``: the route's path with a signature."""
+        return f"/stream/{file_id}?{self.sign_stream(file_id, user_id, expires_at)}"
+
     def sign_stream(self, file_id: uuid.UUID, user_id: str, expires_at: int) -> str:
         """The query string ``exp=…&uid=…&sig=…`` (no leading ``?``); ``expires_at`` is Unix
         seconds."""

@@ -79,10 +79,6 @@ class Progress:
     is_paused: bool
 
 
-def _stream_url(signer: StreamSigner, file_id: uuid.UUID, user_id: uuid.UUID, expires: int) -> str:
-    return f"/stream/{file_id}?{signer.sign_stream(file_id, str(user_id), expires)}"
-
-
 def _event(kind: str, viewer: Viewer, session_id: Any, item_id: Any, position_ms: int) -> Any:
     return {
         "type": f"playback.{kind}",
@@ -200,7 +196,7 @@ async def start_playback(
     await bus.publish(TOPIC, _event("started", viewer, session_id, item_id, start_position_ms))
     return StartedSession(
         id=session_id,
-        stream_url=_stream_url(signer, file["id"], viewer.user_id, expires),
+        stream_url=signer.stream_path(file["id"], str(viewer.user_id), expires),
         method=decision.method,
         reasons=decision.reasons,
         position_ms=start_position_ms,
