@@ -6,6 +6,8 @@ error, not a payload); a signed-in caller without the right is answered ``AuthEr
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -195,18 +197,13 @@ class Mutation:
     async def set_user_roles(
         self, info: Info, user_id: strawberry.ID, roles: list[Role]
     ) -> SetUserRolesResult:
-        refusal = admin_refusal(info.context.principal, info.context.services["authz"])
-        target = parse_id(user_id)
-        if refusal is not None or target is None:
-            return refusal or _not_found("userId")
-        try:
-            row = await set_user_roles(
-                info.context.pool, require_user(info.context.principal), target,
-                [role.value for role in roles], client_address=info.context.client_address,
-            )  # fmt: skip
-        except RevengeError as problem:
-            return auth_error(problem)
-        return UpdateUserPayload(user=User.from_row(row))
+        values = [role.value for role in roles]
+        return await _update_user(
+            info, user_id,
+            lambda pool, actor, target, address: set_user_roles(
+                pool, actor, target, values, client_address=address
+            ),
+        )  # fmt: skip
 
     @strawberry.mutation
     async def grant_library_access(
@@ -234,18 +231,12 @@ class Mutation:
         self, info: Info, user_id: strawberry.ID, disabled: bool
     ) -> SetUserDisabledResult:
         """Disabling signs the user out everywhere; their API keys stop working too."""
-        refusal = admin_refusal(info.context.principal, info.context.services["authz"])
-        target = parse_id(user_id)
-        if refusal is not None or target is None:
-            return refusal or _not_found("userId")
-        try:
-            row = await set_user_disabled(
-                info.context.pool, require_user(info.context.principal), target, disabled,
-                client_address=info.context.client_address,
-            )  # fmt: skip
-        except RevengeError as problem:
-            return auth_error(problem)
-        return UpdateUserPayload(user=User.from_row(row))
+        return await _update_user(
+            info, user_id,
+            lambda pool, actor, target, address: set_user_disabled(
+                pool, actor, target, disabled, client_address=address
+            ),
+        )  # fmt: skip
 
     # API keys and sessions
 
@@ -490,6 +481,28 @@ def _library_ids(values: list[strawberry.ID] | UnsetType | None) -> Any:
     if any(value is None for value in parsed):
         return _error(AuthErrorCode.INVALID_INPUT, "libraryIds has a malformed id", "libraryIds")
     return parsed
+
+
+async def _update_user(
+    info: Info,
+    user_id: strawberry.ID,
+    change: Callable[[Any, uuid.UUID, uuid.UUID, str | None], Awaitable[Any]],
+) -> UpdateUserPayload | AuthError:
+    """An administrator's change to another account: refusals, the change, the updated user."""
+    refusal = admin_refusal(info.context.principal, info.context.services["authz"])
+    target = parse_id(user_id)
+    if refusal is not None or target is None:
+        return refusal or _not_found("userId")
+    try:
+        row = await change(
+            info.context.pool,
+            require_user(info.context.principal),
+            target,
+            info.context.client_address,
+        )
+    except RevengeError as problem:
+        return auth_error(problem)
+    return UpdateUserPayload(user=User.from_row(row))
 
 
 async def _library_access(
