@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import statistics
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -15,7 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from infra.database import _start_embedded, create_pool  # noqa: E402
+import uvicorn  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from uvicorn.loops.auto import auto_loop_factory  # noqa: E402
+
+from gateway.app import create_app  # noqa: E402
+from gateway.serve import tune_garbage_collector  # noqa: E402
+from infra.database import Database, _start_embedded, create_pool  # noqa: E402
+from infra.logging import configure_logging  # noqa: E402
 from infra.migrations import migrate_up  # noqa: E402
 
 
@@ -23,8 +33,6 @@ from infra.migrations import migrate_up  # noqa: E402
 async def bench_database() -> AsyncIterator[asyncpg.Pool]:
     """A migrated pool on a fresh embedded PostgreSQL (the default deployment)."""
     with tempfile.TemporaryDirectory(prefix="revenge-bench-") as folder:
-        import asyncio
-
         embedded = await asyncio.to_thread(_start_embedded, Path(folder) / "postgres")
         pool = await create_pool(embedded.url, 2, 10)
         try:
@@ -48,3 +56,37 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+async def serve(
+    settings: Any, database: Database, listening: socket.socket
+) -> tuple[uvicorn.Server, asyncio.Task]:
+    """The real app, run by uvicorn as ``revenge serve`` runs it, on a listening socket;
+    returns once the lifespan has started (connections wait in the socket's backlog)."""
+    started = asyncio.Event()
+
+    async def on_started(app: Starlette) -> None:
+        tune_garbage_collector()  # as `revenge serve` does once it is up
+        started.set()
+
+    app = create_app(settings, database=database, on_started=on_started)
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    waiting = asyncio.create_task(started.wait())
+    await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if serving.done():
+        waiting.cancel()
+        serving.result()
+        raise SystemExit("uvicorn stopped before serving")
+    return server, serving
+
+
+def run_like_serve(main: Coroutine[Any, Any, None]) -> None:
+    """Run a benchmark on the event loop `revenge serve` gets from uvicorn (uvloop when
+    installed), with the server's logging quiet."""
+    configure_logging("warning")
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
+        runner.run(main)

@@ -45,13 +45,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-from _support import ROOT, bench_database, figure, median, percentile
-from catalog_page import FILES, GENRES, GRID_QUERY, IMAGES, PEOPLE, STREAMS, serve
-from uvicorn.loops.auto import auto_loop_factory
+from _support import ROOT, bench_database, figure, median, percentile, run_like_serve, serve
+from catalog_page import FILES, GENRES, GRID_QUERY, IMAGES, PEOPLE, STREAMS
 
 from infra.authz.ratings import max_rank, rating_rank
 from infra.database import Database
-from infra.logging import configure_logging
 from infra.settings import load_settings
 from resolvers.catalog.scan_store import refresh_ratings
 from resolvers.user.accounts import create_user
@@ -439,10 +437,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=20)
     args = parser.parse_args()
-    configure_logging("warning")
-    # The event loop `revenge serve` gets from uvicorn (uvloop when installed).
-    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
-        runner.run(run(args))
+    run_like_serve(run(args))
 
 
 if __name__ == "__main__":

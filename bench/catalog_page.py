@@ -25,15 +25,9 @@ import time
 from typing import Any
 
 import httpx
-import uvicorn
-from _support import ROOT, bench_database, figure, median, percentile
-from starlette.applications import Starlette
-from uvicorn.loops.auto import auto_loop_factory
+from _support import ROOT, bench_database, figure, median, percentile, run_like_serve, serve
 
-from gateway.app import create_app
-from gateway.serve import tune_garbage_collector
 from infra.database import Database
-from infra.logging import configure_logging
 from infra.settings import load_settings
 from tests.support.auth import admin_api_key
 from tests.support.catalog_rows import StatementCountingPool, insert_movie_library
@@ -162,32 +156,6 @@ async def count_statements(
     return len(counting.statements)
 
 
-async def serve(
-    settings: Any, database: Database, listening: socket.socket
-) -> tuple[uvicorn.Server, asyncio.Task]:
-    """The real app, run by uvicorn as ``revenge serve`` runs it, on a listening socket;
-    returns once the lifespan has started (connections wait in the socket's backlog)."""
-    started = asyncio.Event()
-
-    async def on_started(app: Starlette) -> None:
-        tune_garbage_collector()  # as `revenge serve` does once it is up
-        started.set()
-
-    app = create_app(settings, database=database, on_started=on_started)
-    config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", ws="websockets-sansio"
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[listening]))
-    waiting = asyncio.create_task(started.wait())
-    await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
-    if serving.done():
-        waiting.cancel()
-        serving.result()
-        raise SystemExit("uvicorn stopped before serving")
-    return server, serving
-
-
 async def run(args: argparse.Namespace) -> None:
     counts: dict[int, int] = {}
     p50s: dict[int, float] = {}
@@ -239,10 +207,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     args = parser.parse_args()
-    configure_logging("warning")
-    # The event loop `revenge serve` gets from uvicorn (uvloop when installed).
-    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
-        runner.run(run(args))
+    run_like_serve(run(args))
 
 
 if __name__ == "__main__":

@@ -29,12 +29,9 @@ import time
 from typing import Any
 
 import httpx
-from _support import ROOT, bench_database, figure, median, percentile
-from catalog_page import serve
-from uvicorn.loops.auto import auto_loop_factory
+from _support import ROOT, bench_database, figure, median, percentile, run_like_serve, serve
 
 from infra.database import Database
-from infra.logging import configure_logging
 from infra.passwords import DEFAULT_HASHER, hash_password, verify_password
 from infra.settings import load_settings
 from resolvers.user.accounts import create_user
@@ -204,9 +201,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
-    configure_logging("warning")
-    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
-        runner.run(run(args))
+    run_like_serve(run(args))
 
 
 if __name__ == "__main__":
