@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from infra.migrations import current_version, load_migrations
+from infra.migrations import current_version, latest_version
 
 __all__ = ["health_routes"]
 
@@ -35,7 +35,7 @@ async def ready(request: Request) -> JSONResponse:
                 version, dirty = await current_version(conn)
     except (TimeoutError, OSError, Exception):
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    latest = load_migrations()[-1].version
+    latest = latest_version()  # probes call this often: no disk reads per call
     if dirty or version != latest:
         return JSONResponse(
             {"status": "unavailable", "database": "ok", "migrations": f"at {version} of {latest}"},

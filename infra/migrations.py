@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import asyncpg
@@ -22,6 +23,7 @@ __all__ = [
     "MigrationError",
     "MigrationStatus",
     "current_version",
+    "latest_version",
     "load_migrations",
     "migrate_down",
     "migrate_status",
@@ -70,6 +72,12 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
             raise MigrationError(f"version {version} needs both an up and a down file")
         migrations.append(Migration(version, entry["name"], entry["up"], entry["down"]))
     return migrations
+
+
+@cache
+def latest_version(directory: Path = MIGRATIONS_DIR) -> int:
+    """The newest migration this code knows (read from disk once per process)."""
+    return load_migrations(directory)[-1].version
 
 
 _CREATE_TABLE = (
