@@ -683,7 +683,6 @@ def _plain_attribute(field: GraphQLField) -> str | None:
         getattr(definition, "base_resolver", True) is not None
         or getattr(definition, "permission_classes", True)
         or getattr(definition, "extensions", True)
-        or getattr(definition, "directives", None) is None
     ):
         return None
     name = getattr(definition, "python_name", None)
