@@ -6,6 +6,7 @@ bus, scan service) and closes it; requests get a fresh ``Context`` with their ow
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -29,7 +30,9 @@ from gateway.auth import (
 from gateway.graphql_http import graphql_routes
 from gateway.health import health_routes
 from gateway.media_routes import media_routes
+from gateway.remux_routes import remux_routes
 from gateway.schema import composed_schema
+from gateway.subtitle_routes import subtitle_routes
 from infra.bus import open_bus
 from infra.database import Database, open_database
 from infra.metrics import METRICS_CONTENT_TYPE, Metrics
@@ -39,6 +42,9 @@ from loaders.context import Context
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library
 from resolvers.catalog.scan_service import ScanService
 from resolvers.playback.heartbeats import HeartbeatCoalescer
+from resolvers.playback.leases import LeaseReaper, StreamLimits
+from resolvers.playback.resume import ResumeRules
+from resolvers.playback.sessions import TOPIC as PLAYBACK_TOPIC
 
 __all__ = ["create_app"]
 
@@ -64,11 +70,24 @@ def create_app(
         bus = open_bus(settings)
         scans = ScanService.from_settings(db.pool, bus, settings)
         auth_services = await open_auth_services(settings, db.pool, bus)
-        heartbeats = HeartbeatCoalescer(db.pool, bus)
+        rules = ResumeRules.from_settings(settings)
+        limits = StreamLimits.from_settings(settings)
+        heartbeats = HeartbeatCoalescer(
+            db.pool, bus, interval=settings.playback_heartbeat_flush_seconds, rules=rules
+        )
         heartbeats.start()
+        reaper = LeaseReaper(db.pool, bus, PLAYBACK_TOPIC, limits.lease_seconds)
+        reaper.start()
         app.state.database = db
         app.state.bus = bus
-        app.state.services = {"scans": scans, "heartbeats": heartbeats, **auth_services}
+        app.state.remux_slots = asyncio.Semaphore(settings.playback_max_remuxes)
+        app.state.services = {
+            "scans": scans,
+            "heartbeats": heartbeats,
+            "resume_rules": rules,
+            "stream_limits": limits,
+            **auth_services,
+        }
         try:
             if settings.worker_in_process:
                 await scans.start_worker()
@@ -81,6 +100,7 @@ def create_app(
                 await on_started(app)
             yield
         finally:
+            await reaper.close()
             try:
                 await heartbeats.close()  # a clean stop writes every pending heartbeat
             except Exception:
@@ -119,6 +139,8 @@ def create_app(
         *health_routes(),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *media_routes(),
+        *subtitle_routes(),
+        *remux_routes(),
         *graphql_routes(
             composed_schema(),
             context_factory,

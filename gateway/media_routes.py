@@ -32,7 +32,14 @@ from resolvers.catalog.image_files import image_file_path
 from resolvers.catalog.stream_files import StreamFile, stream_file
 from resolvers.user.principals import stream_principal
 
-__all__ = ["MAX_RANGES", "media_routes", "problem", "stream_signer", "stream_url"]
+__all__ = [
+    "MAX_RANGES",
+    "media_routes",
+    "problem",
+    "request_principal",
+    "stream_signer",
+    "stream_url",
+]
 
 log = structlog.get_logger("revenge.media")
 
@@ -137,7 +144,7 @@ def _signed_key(request: Request, file_id: uuid.UUID) -> tuple[str, ...] | None:
     return (str(file_id), *(params[name] for name in _SIGNATURE_PARAMS))
 
 
-async def _principal(request: Request, file_id: uuid.UUID) -> Principal:
+async def request_principal(request: Request, file_id: uuid.UUID) -> Principal:
     """Who asks: a signed URL when its parameters are present, else the request's credentials."""
     state = request.app.state
     if any(name in request.query_params for name in _SIGNATURE_PARAMS):
@@ -167,7 +174,7 @@ async def stream(request: Request) -> Response:
         if cached is not None:  # a player seeking: same URL, no database round trips
             return await _send(request, cached)
     try:
-        principal = await _principal(request, file_id)
+        principal = await request_principal(request, file_id)
     except Unauthenticated as error:
         return problem(401, error.code, error.message)
     except Forbidden as error:

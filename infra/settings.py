@@ -46,6 +46,15 @@ class Settings:
     probe_timeout_seconds: float = 30.0
     graphql_max_depth: int = 15
     graphql_max_tokens: int = 5000
+    # Playback: resume rules, heartbeat coalescing, stream limits and session leases.
+    playback_min_resume_percent: float = 5.0
+    playback_played_percent: float = 90.0
+    playback_played_remaining_seconds: int = 300
+    playback_heartbeat_flush_seconds: float = 5.0
+    playback_lease_seconds: int = 60
+    playback_max_streams_per_user: int = 10
+    playback_max_streams_per_profile: int = 4
+    playback_max_remuxes: int = 4
 
     @property
     def embedded_database_dir(self) -> Path:
@@ -175,6 +184,46 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
         "graphql.max_tokens",
         _as_int(50, 1_000_000),
     ),
+    "playback_min_resume_percent": (
+        "REVENGE_PLAYBACK_MIN_RESUME_PERCENT",
+        "playback.min_resume_percent",
+        _as_float(0, 100),
+    ),
+    "playback_played_percent": (
+        "REVENGE_PLAYBACK_PLAYED_PERCENT",
+        "playback.played_percent",
+        _as_float(1, 100),
+    ),
+    "playback_played_remaining_seconds": (
+        "REVENGE_PLAYBACK_PLAYED_REMAINING_SECONDS",
+        "playback.played_remaining_seconds",
+        _as_int(0, 24 * 3600),
+    ),
+    "playback_heartbeat_flush_seconds": (
+        "REVENGE_PLAYBACK_HEARTBEAT_FLUSH_SECONDS",
+        "playback.heartbeat_flush_seconds",
+        _as_float(0.05, 300),
+    ),
+    "playback_lease_seconds": (
+        "REVENGE_PLAYBACK_LEASE_SECONDS",
+        "playback.lease_seconds",
+        _as_int(5, 24 * 3600),
+    ),
+    "playback_max_streams_per_user": (
+        "REVENGE_PLAYBACK_MAX_STREAMS_PER_USER",
+        "playback.max_streams_per_user",
+        _as_int(0, 10_000),
+    ),
+    "playback_max_streams_per_profile": (
+        "REVENGE_PLAYBACK_MAX_STREAMS_PER_PROFILE",
+        "playback.max_streams_per_profile",
+        _as_int(0, 10_000),
+    ),
+    "playback_max_remuxes": (
+        "REVENGE_PLAYBACK_MAX_REMUXES",
+        "playback.max_remuxes",
+        _as_int(1, 256),
+    ),
 }
 
 _ENV_NAMES = {env for env, _, _ in _SPEC.values()} | {"REVENGE_CONFIG"}
@@ -241,5 +290,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if settings.database_pool_min_conns > settings.database_pool_max_conns:
         raise SettingsError(
             "REVENGE_DATABASE_POOL_MIN_CONNS: must not exceed REVENGE_DATABASE_POOL_MAX_CONNS"
+        )
+    if settings.playback_min_resume_percent >= settings.playback_played_percent:
+        raise SettingsError(
+            "REVENGE_PLAYBACK_MIN_RESUME_PERCENT: must be below REVENGE_PLAYBACK_PLAYED_PERCENT"
+        )
+    if settings.playback_lease_seconds < 3 * settings.playback_heartbeat_flush_seconds:
+        # A session that reports on time must never look stale because its heartbeats wait
+        # in memory for the next flush.
+        raise SettingsError(
+            "REVENGE_PLAYBACK_LEASE_SECONDS: must be at least three heartbeat flush intervals"
         )
     return settings

@@ -87,6 +87,22 @@ class StreamSigner:
         """``/stream/{file_id}?exp=…&uid=…&sig=…``: the route's path with a signature."""
         return f"/stream/{file_id}?{self.sign_stream(file_id, user_id, expires_at)}"
 
+    def remux_path(
+        self,
+        file_id: uuid.UUID,
+        user_id: str,
+        expires_at: int,
+        audio_stream_index: int | None = None,
+        start_ms: int | None = None,
+    ) -> str:
+        """``/remux/{file_id}?exp=…&uid=…&sig=…[&audio=N][&start=M]``. The signature is the
+        stream one (file, user, expiry): the audio track and start position are the holder's
+        choice within a file they may play, so they stay outside it."""
+        query = self.sign_stream(file_id, user_id, expires_at)
+        extra = {"audio": audio_stream_index, "start": start_ms}
+        extra_query = urlencode({name: value for name, value in extra.items() if value is not None})
+        return f"/remux/{file_id}?{query}" + (f"&{extra_query}" if extra_query else "")
+
     def sign_stream(self, file_id: uuid.UUID, user_id: str, expires_at: int) -> str:
         """The query string ``exp=…&uid=…&sig=…`` (no leading ``?``); ``expires_at`` is Unix
         seconds."""

@@ -163,6 +163,14 @@ class AuthorizationService:
             return Decision(False, f"missing scope {scope}")
         return Decision(True, "allowed")
 
+    def administers(self, principal: Principal) -> bool:
+        """An administrator acting as one: a role allowed to administer users, a credential with
+        the admin scope, and not on a kids profile (a child never acts with the account's
+        roles)."""
+        if principal.user_id is None:
+            return False
+        return self.can_without_policies(principal, "write", Resource(kind="admin:users")).allowed
+
     async def require(self, principal: Principal, action: Action, resource: Resource) -> None:
         """``can``, raising ``Forbidden`` (``extensions.code`` FORBIDDEN) when refused."""
         decision = await self.can(principal, action, resource)

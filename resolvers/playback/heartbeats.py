@@ -24,14 +24,9 @@ import structlog
 
 from infra.bus import EventBus
 from infra.errors import BadUserInput, Forbidden, NotFound
-from resolvers.playback.resume import MAX_POSITION_MS, ResumeRules, resume_state
-from resolvers.playback.sessions import (
-    _DURATION_SLACK_MS,
-    TOPIC,
-    Progress,
-    Viewer,
-    _event,
-)
+from resolvers.playback.progress import DURATION_SLACK_MS, Progress, check_heartbeat
+from resolvers.playback.resume import ResumeRules, resume_state
+from resolvers.playback.sessions import TOPIC, Viewer, _event
 
 __all__ = ["DEFAULT_INTERVAL_SECONDS", "HeartbeatCoalescer"]
 
@@ -51,9 +46,11 @@ _OWNER_SQL = (
 
 _SESSIONS_SQL = (
     "UPDATE playback_sessions AS s SET position_ms = v.position_ms, is_paused = v.is_paused, "
-    "is_scrobbled = s.is_scrobbled OR v.played, last_heartbeat_at = v.at "
-    "FROM unnest($1::uuid[], $2::bigint[], $3::boolean[], $4::boolean[], $5::timestamptz[]) "
-    "AS v(id, position_ms, is_paused, played, at) WHERE s.id = v.id"
+    "is_scrobbled = s.is_scrobbled OR v.played, last_heartbeat_at = v.at, "
+    "buffered_ms = coalesce(v.buffered_ms, s.buffered_ms) "
+    "FROM unnest($1::uuid[], $2::bigint[], $3::boolean[], $4::boolean[], $5::timestamptz[], "
+    "$6::bigint[]) AS v(id, position_ms, is_paused, played, at, buffered_ms) "
+    "WHERE s.id = v.id AND s.stopped_at IS NULL RETURNING s.id"
 )
 
 _USER_DATA_SQL = (
@@ -97,6 +94,7 @@ class _Pending:
     played: bool
     plays: int
     at: datetime
+    buffered_ms: int | None
 
 
 class HeartbeatCoalescer:
@@ -193,17 +191,17 @@ class HeartbeatCoalescer:
         viewer: Viewer,
         position_ms: int,
         is_paused: bool | None = None,
+        buffered_ms: int | None = None,
     ) -> Progress:
         """A heartbeat: validated and judged now, written at the next flush."""
-        if not 0 <= position_ms <= MAX_POSITION_MS:
-            raise BadUserInput("positionMs is out of range", argument="positionMs")
+        check_heartbeat(position_ms, buffered_ms)
         owned = await self._owner(session_id)
         if owned.user_id != viewer.user_id:
             raise Forbidden("this playback session belongs to someone else")
         if owned.is_stopped:
             raise BadUserInput("this playback session has stopped", argument="sessionId")
         duration = owned.duration_ms
-        if duration is not None and position_ms > duration + _DURATION_SLACK_MS:
+        if duration is not None and position_ms > duration + DURATION_SLACK_MS:
             raise BadUserInput("positionMs is past the end of the file", argument="positionMs")
         state = resume_state(position_ms, duration, self.rules)
         scrobble = state.is_played and not owned.is_scrobbled
@@ -225,6 +223,9 @@ class HeartbeatCoalescer:
             played=state.is_played or (earlier is not None and earlier.played),
             plays=(1 if scrobble else 0) + (earlier.plays if earlier is not None else 0),
             at=datetime.now(UTC),
+            buffered_ms=buffered_ms
+            if buffered_ms is not None
+            else (earlier.buffered_ms if earlier is not None else None),
         )
         for kind in events:
             await self.bus.publish(
@@ -289,13 +290,14 @@ class HeartbeatCoalescer:
             plays[key] = (played or entry.played, count + entry.plays)
         rows = list(per_item.items())
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
+            live = await conn.fetch(
                 _SESSIONS_SQL,
                 ids,
                 [batch[s].position_ms for s in ids],
                 [batch[s].is_paused for s in ids],
                 [batch[s].played for s in ids],
                 [batch[s].at for s in ids],
+                [batch[s].buffered_ms for s in ids],
             )
             await conn.execute(
                 _USER_DATA_SQL,
@@ -308,3 +310,9 @@ class HeartbeatCoalescer:
                 [entry.at for _, entry in rows],
             )
         self.statements += 2
+        # A session that ended elsewhere (its lease lapsed, another replica stopped or replaced
+        # it) refuses further heartbeats from now on.
+        still_live = {row["id"] for row in live}
+        for session_id in ids:
+            if session_id not in still_live and (owned := self._owned.get(session_id)):
+                owned.is_stopped = True

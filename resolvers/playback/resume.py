@@ -1,12 +1,15 @@
 """The resume rules: where a reported position leaves an item (pure, no I/O).
 
 Below 5 % watched the position is not worth resuming (stored as 0); past 90 %, or within the final
-five minutes, the item counts as played and starts over next time.
+five minutes, the item counts as played and starts over next time. The three thresholds are
+settings (``playback.min_resume_percent``, ``played_percent``, ``played_remaining_seconds``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from infra.settings import Settings
 
 __all__ = ["MAX_POSITION_MS", "ResumeRules", "ResumeState", "resume_state"]
 
@@ -19,6 +22,14 @@ class ResumeRules:
     min_resume_fraction: float = 0.05
     played_fraction: float = 0.90
     played_remaining_ms: int = 5 * 60 * 1000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ResumeRules:
+        return cls(
+            min_resume_fraction=settings.playback_min_resume_percent / 100,
+            played_fraction=settings.playback_played_percent / 100,
+            played_remaining_ms=settings.playback_played_remaining_seconds * 1000,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Playback sessions: start one (the decision and a signed URL), heartbeats, stop.
+"""Playback sessions: start one (the decision, a signed URL, limits and device replacement).
 
 A session belongs to the user and profile that started it; heartbeats and stops from anyone else
 are refused. Progress lands on the session and on the profile's ``user_data`` under the resume
@@ -17,34 +17,42 @@ import asyncpg
 
 from infra.authz.service import VisibilityFilter
 from infra.bus import EventBus
-from infra.errors import BadUserInput, Forbidden, NotFound
+from infra.errors import BadUserInput
 from infra.signing import DEFAULT_STREAM_URL_LIFETIME_SECONDS, StreamSigner
 from loaders.visibility import visibility_conditions
 from media.playback import (
+    Decision,
     DeviceProfile,
+    MediaFacts,
     PlaybackMethod,
     Reason,
     builtin_profile,
     decide,
     facts_from_rows,
 )
-from resolvers.playback.resume import MAX_POSITION_MS, resume_state
+from media.remux import mp4_copy_problem
+from media.subtitles import is_text_subtitle
+from resolvers.catalog.subtitle_files import subtitle_path
+from resolvers.playback.devices import check_device_id, stored_profile
+from resolvers.playback.leases import (
+    StreamLimits,
+    limit_problem,
+    lock_user_sessions,
+    publish_stopped,
+    replace_device_sessions,
+)
+from resolvers.playback.resume import MAX_POSITION_MS
 
 __all__ = [
     "DEFAULT_DEVICE_PROFILE",
     "PlaybackProblem",
-    "Progress",
     "StartedSession",
     "Viewer",
-    "report_progress",
     "start_playback",
-    "stop_playback",
 ]
 
 TOPIC = "playback"
 DEFAULT_DEVICE_PROFILE = "chromium"
-# A heartbeat may run a little past the probed duration (rounding, trailing frames).
-_DURATION_SLACK_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +62,39 @@ class Viewer:
 
 
 @dataclass(frozen=True, slots=True)
+class SubtitleTrack:
+    """A subtitle stream of the played file, as the session offers it."""
+
+    index: int
+    codec: str | None
+    language: str | None
+    title: str | None
+    is_default: bool
+    is_forced: bool
+    is_hearing_impaired: bool
+    is_external: bool
+    is_text: bool
+    webvtt_url: str | None  # text tracks, converted on request
+    url: str | None  # external files, as they are
+
+
+@dataclass(frozen=True, slots=True)
 class StartedSession:
     id: uuid.UUID
+    file_id: uuid.UUID
     stream_url: str
     method: PlaybackMethod
     reasons: tuple[Reason, ...]
     position_ms: int
     expires_at: datetime
+    decision: Decision
+    subtitles: tuple[SubtitleTrack, ...] = ()
+    heartbeat_interval_ms: int = StreamLimits().heartbeat_interval_ms
+    replaced_session_ids: tuple[uuid.UUID, ...] = ()
+
+
+class _Refused(Exception):
+    """A stream limit refused the session; raised to roll the start back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +103,6 @@ class PlaybackProblem:
 
     code: str
     message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    session_id: uuid.UUID
-    resume_position_ms: int
-    is_played: bool
-    is_paused: bool
 
 
 def _event(kind: str, viewer: Viewer, session_id: Any, item_id: Any, position_ms: int) -> Any:
@@ -115,6 +141,63 @@ async def _playable_files(
     return [row for row in rows if row["id"] is not None]
 
 
+async def _choose_profile(
+    pool: asyncpg.Pool,
+    viewer: Viewer,
+    device_id: str | None,
+    device_profile_name: str | None,
+    device_profile: DeviceProfile | None,
+) -> DeviceProfile | PlaybackProblem:
+    """The client's own profile, else the named built-in, else the one stored for the device,
+    else the default."""
+    if device_profile is not None:
+        return device_profile
+    if device_profile_name is None and device_id is not None:
+        stored = await stored_profile(pool, viewer.user_id, device_id)
+        if stored is not None:
+            return stored
+    try:
+        return builtin_profile(device_profile_name or DEFAULT_DEVICE_PROFILE)
+    except KeyError as error:
+        return PlaybackProblem("UNKNOWN_PROFILE", str(error.args[0]))
+
+
+def _stream_path(
+    signer: StreamSigner,
+    viewer: Viewer,
+    file: asyncpg.Record,
+    facts: MediaFacts,
+    decision: Decision,
+    expires: int,
+    start_position_ms: int,
+) -> str | PlaybackProblem:
+    """Where the client fetches the bytes: the file itself, or its remux into fragmented MP4
+    (``/remux/{fileId}``, a non-seekable stream that starts at the resume position)."""
+    if decision.method is PlaybackMethod.DIRECT_PLAY:
+        return signer.stream_path(file["id"], str(viewer.user_id), expires)
+    reasons = ", ".join(reason.name for reason in decision.reasons)
+    unavailable = PlaybackProblem(
+        "TRANSCODING_UNAVAILABLE",
+        f"{decision.method.name} is needed ({reasons}) and this server cannot serve it yet",
+    )
+    if decision.method is not PlaybackMethod.REMUX or decision.target_container != "mp4":
+        return unavailable
+    audio = next((a for a in facts.audio if a.index == decision.audio_stream), None)
+    copy_problem = mp4_copy_problem(
+        facts.video.codec if facts.video is not None else None,
+        audio.codec if audio is not None else None,
+    )
+    if copy_problem is not None:
+        return PlaybackProblem(unavailable.code, f"{unavailable.message}: {copy_problem}")
+    return signer.remux_path(
+        file["id"],
+        str(viewer.user_id),
+        expires,
+        audio_stream_index=decision.audio_stream,
+        start_ms=start_position_ms or None,
+    )
+
+
 async def start_playback(
     pool: asyncpg.Pool,
     bus: EventBus,
@@ -123,6 +206,8 @@ async def start_playback(
     item_id: uuid.UUID,
     *,
     signer: StreamSigner | None,
+    limits: StreamLimits = StreamLimits(),
+    device_id: str | None = None,
     file_id: uuid.UUID | None = None,
     device_profile_name: str | None = None,
     device_profile: DeviceProfile | None = None,
@@ -131,17 +216,17 @@ async def start_playback(
     start_position_ms: int | None = None,
     now: float | None = None,
 ) -> StartedSession | PlaybackProblem:
-    """Decide how the caller's device plays the item and open a session for it; a
-    ``device_profile`` the client sent wins over ``device_profile_name``."""
+    """Decide how the caller's device plays the item and open a session for it.
+
+    A session started with a ``device_id`` replaces that device's live session; the stream
+    limits count live sessions under a valid lease (see ``resolvers.playback.leases``)."""
     if start_position_ms is not None and not 0 <= start_position_ms <= MAX_POSITION_MS:
         raise BadUserInput("startPositionMs is out of range", argument="startPositionMs")
-    if device_profile is not None:
-        profile = device_profile
-    else:
-        try:
-            profile = builtin_profile(device_profile_name or DEFAULT_DEVICE_PROFILE)
-        except KeyError as error:
-            return PlaybackProblem("UNKNOWN_PROFILE", str(error.args[0]))
+    if device_id is not None:
+        device_id = check_device_id(device_id)
+    profile = await _choose_profile(pool, viewer, device_id, device_profile_name, device_profile)
+    if isinstance(profile, PlaybackProblem):
+        return profile
     files = await _playable_files(pool, item_id, visibility)
     if files is None:
         return PlaybackProblem("NOT_FOUND", "no such item")
@@ -155,9 +240,10 @@ async def start_playback(
     streams = await pool.fetch(
         "SELECT * FROM media_streams WHERE file_id = $1 ORDER BY stream_index", file["id"]
     )
+    facts = facts_from_rows(file, streams)
     try:
         decision = decide(
-            facts_from_rows(file, streams),
+            facts,
             profile,
             audio_stream=audio_stream,
             subtitle_stream=subtitle_stream,
@@ -165,134 +251,128 @@ async def start_playback(
         )
     except ValueError as error:
         return PlaybackProblem("INVALID_STREAM", str(error))
-    if decision.method is not PlaybackMethod.DIRECT_PLAY:
-        reasons = ", ".join(reason.name for reason in decision.reasons)
-        return PlaybackProblem(
-            "TRANSCODING_UNAVAILABLE",
-            f"{decision.method.name} is needed ({reasons}) and this server cannot serve it yet",
-        )
     if signer is None:
         return PlaybackProblem("SIGNING_UNAVAILABLE", "stream URLs cannot be signed right now")
     expires = int(time.time() if now is None else now) + DEFAULT_STREAM_URL_LIFETIME_SECONDS
-    async with pool.acquire() as conn, conn.transaction():
-        if start_position_ms is None:
-            resume = await conn.fetchval(
-                "SELECT position_ms FROM user_data WHERE profile_id = $1 AND item_id = $2",
-                viewer.profile_id,
-                item_id,
-            )
-            start_position_ms = int(resume or 0)
-        session_id: uuid.UUID = await conn.fetchval(
-            "INSERT INTO playback_sessions "
-            "(user_id, profile_id, item_id, file_id, method, position_ms) "
-            "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            viewer.user_id,
+    if start_position_ms is None:
+        resume = await pool.fetchval(
+            "SELECT position_ms FROM user_data WHERE profile_id = $1 AND item_id = $2",
             viewer.profile_id,
             item_id,
-            file["id"],
-            decision.method.name,
-            start_position_ms,
         )
+        start_position_ms = int(resume or 0)
+    stream_path = _stream_path(signer, viewer, file, facts, decision, expires, start_position_ms)
+    if isinstance(stream_path, PlaybackProblem):
+        return stream_path
+    row = _NewSession(
+        item_id=item_id,
+        file_id=file["id"],
+        method=decision.method.name,
+        position_ms=start_position_ms,
+        device_id=device_id,
+        device_profile_name=profile.name,
+        audio_stream=decision.audio_stream,
+        subtitle_stream=decision.subtitle_stream,
+    )
+    try:
+        session_id, replaced = await _open_session(pool, viewer, row, limits)
+    except _Refused as refused:
+        return PlaybackProblem("STREAM_LIMIT_REACHED", str(refused))
+    await publish_stopped(bus, TOPIC, replaced, "replaced")
     await bus.publish(TOPIC, _event("started", viewer, session_id, item_id, start_position_ms))
     return StartedSession(
         id=session_id,
-        stream_url=signer.stream_path(file["id"], str(viewer.user_id), expires),
+        file_id=file["id"],
+        stream_url=stream_path,
         method=decision.method,
         reasons=decision.reasons,
         position_ms=start_position_ms,
         expires_at=datetime.fromtimestamp(expires, UTC),
+        decision=decision,
+        subtitles=tuple(_subtitle_tracks(streams, signer, file["id"], viewer.user_id, expires)),
+        heartbeat_interval_ms=limits.heartbeat_interval_ms,
+        replaced_session_ids=tuple(row["id"] for row in replaced),
     )
 
 
-async def _owned_session(
-    conn: asyncpg.Connection, viewer: Viewer, session_id: uuid.UUID
-) -> asyncpg.Record:
-    session: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT s.*, coalesce(f.duration_ms, i.runtime_ms) AS duration_ms "
-        "FROM playback_sessions AS s "
-        "JOIN media_files AS f ON f.id = s.file_id JOIN media_items AS i ON i.id = s.item_id "
-        "WHERE s.id = $1 FOR UPDATE OF s",
-        session_id,
-    )
-    if session is None:
-        raise NotFound("no such playback session")
-    if session["user_id"] != viewer.user_id:
-        raise Forbidden("this playback session belongs to someone else")
-    return session
+@dataclass(frozen=True, slots=True)
+class _NewSession:
+    item_id: uuid.UUID
+    file_id: uuid.UUID
+    method: str
+    position_ms: int
+    device_id: str | None
+    device_profile_name: str
+    audio_stream: int | None
+    subtitle_stream: int | None
 
 
-async def report_progress(
-    pool: asyncpg.Pool,
-    bus: EventBus,
-    viewer: Viewer,
-    session_id: uuid.UUID,
-    position_ms: int,
-    is_paused: bool | None = None,
-) -> Progress:
-    """A heartbeat: store the position on the session and the profile's watch state."""
-    if not 0 <= position_ms <= MAX_POSITION_MS:
-        raise BadUserInput("positionMs is out of range", argument="positionMs")
-    events = []
+async def _open_session(
+    pool: asyncpg.Pool, viewer: Viewer, new: _NewSession, limits: StreamLimits
+) -> tuple[uuid.UUID, list[asyncpg.Record]]:
+    """One transaction: the device's older session ends, the limits are checked, the row is
+    written; ``_Refused`` rolls all of it back."""
     async with pool.acquire() as conn, conn.transaction():
-        session = await _owned_session(conn, viewer, session_id)
-        if session["stopped_at"] is not None:
-            raise BadUserInput("this playback session has stopped", argument="sessionId")
-        duration = session["duration_ms"]
-        if duration is not None and position_ms > duration + _DURATION_SLACK_MS:
-            raise BadUserInput("positionMs is past the end of the file", argument="positionMs")
-        state = resume_state(position_ms, duration)
-        scrobble = state.is_played and not session["is_scrobbled"]
-        paused = session["is_paused"] if is_paused is None else is_paused
-        await conn.execute(
-            "UPDATE playback_sessions SET position_ms = $2, is_paused = $3, "
-            "is_scrobbled = is_scrobbled OR $4, last_heartbeat_at = now() WHERE id = $1",
-            session_id,
-            position_ms,
-            paused,
-            state.is_played,
+        await lock_user_sessions(conn, viewer.user_id)
+        replaced: list[asyncpg.Record] = []
+        if new.device_id is not None:
+            replaced = await replace_device_sessions(conn, viewer.user_id, new.device_id)
+        refused = await limit_problem(conn, viewer.user_id, viewer.profile_id, limits)
+        if refused is not None:
+            raise _Refused(refused)  # a replaced session plays on
+        session_id: uuid.UUID = await conn.fetchval(
+            "INSERT INTO playback_sessions (user_id, profile_id, item_id, file_id, method, "
+            "position_ms, device_id, device_profile_name, audio_stream, subtitle_stream) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            viewer.user_id,
+            viewer.profile_id,
+            new.item_id,
+            new.file_id,
+            new.method,
+            new.position_ms,
+            new.device_id,
+            new.device_profile_name,
+            new.audio_stream,
+            new.subtitle_stream,
         )
-        await conn.execute(
-            "INSERT INTO user_data "
-            "(user_id, profile_id, item_id, position_ms, is_played, play_count, last_played_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, now()) "
-            "ON CONFLICT (profile_id, item_id) DO UPDATE SET "
-            "position_ms = EXCLUDED.position_ms, "
-            "is_played = user_data.is_played OR EXCLUDED.is_played, "
-            "play_count = user_data.play_count + EXCLUDED.play_count, "
-            "last_played_at = now()",
-            session["user_id"],
-            session["profile_id"],
-            session["item_id"],
-            state.position_ms,
-            state.is_played,
-            1 if scrobble else 0,
-        )
-        if paused != session["is_paused"]:
-            events.append("paused" if paused else "resumed")
-        if scrobble:
-            events.append("scrobble")
-    for kind in events:
-        await bus.publish(TOPIC, _event(kind, viewer, session_id, session["item_id"], position_ms))
-    return Progress(
-        session_id=session_id,
-        resume_position_ms=state.position_ms,
-        is_played=state.is_played,
-        is_paused=paused,
-    )
+    return session_id, replaced
 
 
-async def stop_playback(
-    pool: asyncpg.Pool, bus: EventBus, viewer: Viewer, session_id: uuid.UUID
-) -> uuid.UUID:
-    """End the caller's session (idempotent for its owner)."""
-    async with pool.acquire() as conn, conn.transaction():
-        session = await _owned_session(conn, viewer, session_id)
-        if session["stopped_at"] is not None:
-            return session_id
-        await conn.execute(
-            "UPDATE playback_sessions SET stopped_at = now() WHERE id = $1", session_id
+def _subtitle_tracks(
+    streams: list[asyncpg.Record],
+    signer: StreamSigner,
+    file_id: uuid.UUID,
+    user_id: uuid.UUID,
+    expires: int,
+) -> list[SubtitleTrack]:
+    """The file's subtitle streams with signed URLs (``/subtitles/{file}/{index}[.vtt]``)."""
+    tracks = []
+    for row in streams:
+        if row["type"] != "subtitle":
+            continue
+        index = row["stream_index"]
+        is_text = is_text_subtitle(row["codec"])
+        tracks.append(
+            SubtitleTrack(
+                index=index,
+                codec=row["codec"],
+                language=row["language"],
+                title=row["title"],
+                is_default=row["is_default"],
+                is_forced=row["is_forced"],
+                is_hearing_impaired=row["is_hearing_impaired"],
+                is_external=row["is_external"],
+                is_text=is_text,
+                webvtt_url=(
+                    subtitle_path(signer, file_id, index, str(user_id), expires, webvtt=True)
+                    if is_text
+                    else None
+                ),
+                url=(
+                    subtitle_path(signer, file_id, index, str(user_id), expires, webvtt=False)
+                    if row["is_external"]
+                    else None
+                ),
+            )
         )
-    await bus.publish(
-        TOPIC, _event("stopped", viewer, session_id, session["item_id"], session["position_ms"])
-    )
-    return session_id
+    return tracks

@@ -22,6 +22,7 @@ __all__ = [
     "mark_played",
     "mark_unplayed",
     "next_up",
+    "rate_item",
     "set_favorite",
 ]
 
@@ -103,6 +104,32 @@ async def mark_unplayed(
         columns="position_ms, is_played",
         values="0, false",
         updates="position_ms = 0, is_played = false",
+    )
+
+
+# The scale clients show as five stars or ten points; stored as the number the user gave.
+MAX_RATING = 10.0
+
+
+async def rate_item(
+    pool: asyncpg.Pool,
+    viewer: Viewer,
+    visibility: VisibilityFilter,
+    item_id: uuid.UUID,
+    rating: float | None,
+) -> asyncpg.Record | None:
+    """The profile's own rating (0 to 10; None clears it); None for an unknown or hidden item."""
+    if rating is not None and not (0.0 <= rating <= MAX_RATING):
+        raise BadUserInput(f"rating must be between 0 and {MAX_RATING:g}", argument="rating")
+    return await _upsert(
+        pool,
+        viewer,
+        visibility,
+        item_id,
+        columns="rating",
+        values="$4::double precision",
+        updates="rating = EXCLUDED.rating",
+        extra=(rating,),
     )
 
 

@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-__all__ = ["PlaybackMethod"]
+__all__ = ["PlaybackMethod", "SubtitleDelivery"]
 
 
 @strawberry.enum
@@ -14,3 +14,11 @@ class PlaybackMethod(Enum):
     DIRECT_PLAY = "DIRECT_PLAY"
     REMUX = "REMUX"
     TRANSCODE = "TRANSCODE"
+
+
+@strawberry.enum
+class SubtitleDelivery(Enum):
+    NONE = "NONE"
+    ORIGINAL = "ORIGINAL"
+    CONVERT_TO_WEBVTT = "CONVERT_TO_WEBVTT"
+    BURN_IN = "BURN_IN"

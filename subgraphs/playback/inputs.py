@@ -8,7 +8,13 @@ import strawberry
 
 from media.playback import DeviceProfile, profile_from_dict
 
-__all__ = ["AudioCodecInput", "DeviceProfileInput", "VideoCodecInput", "device_profile"]
+__all__ = [
+    "AudioCodecInput",
+    "DeviceProfileInput",
+    "VideoCodecInput",
+    "device_profile",
+    "profile_mapping",
+]
 
 CUSTOM_PROFILE_NAME = "custom"
 
@@ -76,10 +82,16 @@ _PROFILE_FIELDS = (
 
 def device_profile(given: DeviceProfileInput) -> DeviceProfile:
     """The validated profile; ``ValueError`` naming the offending field otherwise."""
+    return profile_from_dict(profile_mapping(given))
+
+
+def profile_mapping(given: DeviceProfileInput) -> dict[str, Any]:
+    """The input as the snake_case mapping ``profile_from_dict`` validates (and the database
+    stores)."""
     data = _given(given, _PROFILE_FIELDS)
     data["name"] = CUSTOM_PROFILE_NAME if given.name is None else given.name
     if given.video_codecs is not None:
         data["video_codecs"] = [_given(v, _VIDEO_FIELDS) for v in given.video_codecs]
     if given.audio_codecs is not None:
         data["audio_codecs"] = [_given(a, ("codec", "max_channels")) for a in given.audio_codecs]
-    return profile_from_dict(data)
+    return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import strawberry
@@ -9,25 +10,28 @@ import strawberry
 from infra.errors import NotFound
 from loaders.context import Context
 from resolvers.catalog.ids import parse_id
+from resolvers.playback.devices import delete_device_profile, save_device_profile
 from resolvers.playback.heartbeats import HeartbeatCoalescer
-from resolvers.playback.sessions import (
-    StartedSession,
-    report_progress,
-    start_playback,
-    stop_playback,
-)
-from resolvers.playback.user_data import mark_played, mark_unplayed, set_favorite
-from subgraphs.playback.enums import PlaybackMethod
+from resolvers.playback.leases import StreamLimits
+from resolvers.playback.progress import report_progress, stop_playback
+from resolvers.playback.resume import ResumeRules
+from resolvers.playback.sessions import StartedSession, start_playback
+from resolvers.playback.user_data import mark_played, mark_unplayed, rate_item, set_favorite
+from subgraphs.playback.enums import PlaybackMethod, SubtitleDelivery
 from subgraphs.playback.errors import PlaybackError, PlaybackErrorCode
-from subgraphs.playback.inputs import DeviceProfileInput
+from subgraphs.playback.inputs import DeviceProfileInput, profile_mapping
 from subgraphs.playback.inputs import device_profile as _device_profile
 from subgraphs.playback.permissions import require_viewer, visibility
 from subgraphs.playback.types import (
+    DeleteDeviceProfilePayload,
+    DeviceProfile,
     MediaItem,
     PlaybackDecision,
     PlaybackProgress,
     PlaybackSession,
     StopPlaybackPayload,
+    StoredDeviceProfile,
+    SubtitleTrack,
     user_data_loader,
 )
 
@@ -38,18 +42,31 @@ Info = strawberry.Info[Context, None]
 StartPlaybackResult = Annotated[
     PlaybackSession | PlaybackError, strawberry.union("StartPlaybackResult")
 ]
+SaveDeviceProfileResult = Annotated[
+    StoredDeviceProfile | PlaybackError, strawberry.union("SaveDeviceProfileResult")
+]
 
 
 def _session(started: StartedSession) -> PlaybackSession:
+    decision = started.decision
     return PlaybackSession(
         id=strawberry.ID(str(started.id)),
+        file_id=strawberry.ID(str(started.file_id)),
         stream_url=started.stream_url,
         decision=PlaybackDecision(
             method=PlaybackMethod(started.method.name),
             reasons=[reason.name for reason in started.reasons],
+            target_container=decision.target_container,
+            transcode_video=decision.transcode_video,
+            transcode_audio=decision.transcode_audio,
+            audio_stream=decision.audio_stream,
+            subtitle_stream=decision.subtitle_stream,
+            subtitle_delivery=SubtitleDelivery(decision.subtitle_delivery.name),
         ),
         position_ms=started.position_ms,
         expires_at=started.expires_at,
+        heartbeat_interval_ms=started.heartbeat_interval_ms,
+        subtitles=[SubtitleTrack(**asdict(track)) for track in started.subtitles],
     )
 
 
@@ -69,6 +86,7 @@ class Mutation:
         info: Info,
         item_id: strawberry.ID,
         device_profile_name: str | None = None,
+        device_id: str | None = None,
         file_id: strawberry.ID | None = None,
         start_position_ms: int | None = None,
         device_profile: DeviceProfileInput | None = None,
@@ -89,6 +107,8 @@ class Mutation:
             visibility(info),
             parse_id(item_id, "itemId"),
             signer=info.context.services.get("stream_signer"),
+            limits=info.context.services.get("stream_limits", StreamLimits()),
+            device_id=device_id,
             file_id=parse_id(file_id, "fileId") if file_id is not None else None,
             device_profile_name=device_profile_name,
             device_profile=profile,
@@ -107,12 +127,13 @@ class Mutation:
         session_id: strawberry.ID,
         position_ms: int,
         is_paused: bool | None = None,
+        buffered_ms: int | None = None,
     ) -> PlaybackProgress:
         viewer = await require_viewer(info)
         heartbeats: HeartbeatCoalescer | None = info.context.services.get("heartbeats")
         if heartbeats is not None:
             progress = await heartbeats.record(
-                parse_id(session_id, "sessionId"), viewer, position_ms, is_paused
+                parse_id(session_id, "sessionId"), viewer, position_ms, is_paused, buffered_ms
             )
         else:
             progress = await report_progress(
@@ -122,6 +143,8 @@ class Mutation:
                 parse_id(session_id, "sessionId"),
                 position_ms,
                 is_paused,
+                buffered_ms,
+                info.context.services.get("resume_rules", ResumeRules()),
             )
         return PlaybackProgress(
             session_id=strawberry.ID(str(progress.session_id)),
@@ -163,3 +186,37 @@ class Mutation:
             info.context.pool, viewer, visibility(info), parse_id(item_id, "itemId"), favorite
         )
         return await _marked(info, row)
+
+    @strawberry.mutation
+    async def rate(self, info: Info, item_id: strawberry.ID, rating: float | None) -> MediaItem:
+        """The profile's own rating, 0 to 10; null clears it."""
+        viewer = await require_viewer(info)
+        row = await rate_item(
+            info.context.pool, viewer, visibility(info), parse_id(item_id, "itemId"), rating
+        )
+        return await _marked(info, row)
+
+    @strawberry.mutation
+    async def save_device_profile(
+        self, info: Info, device_id: str, profile: DeviceProfileInput
+    ) -> SaveDeviceProfileResult:
+        """Store the capabilities of one of the caller's devices; startPlayback with that
+        deviceId uses them when no profile is named or sent."""
+        viewer = await require_viewer(info)
+        try:
+            stored = await save_device_profile(
+                info.context.pool, viewer.user_id, device_id, profile_mapping(profile)
+            )
+        except ValueError as error:
+            return PlaybackError(code=PlaybackErrorCode.INVALID_PROFILE, message=str(error))
+        return StoredDeviceProfile(
+            device_id=stored.device_id,
+            profile=DeviceProfile.from_profile(stored.profile),
+            updated_at=stored.updated_at,
+        )
+
+    @strawberry.mutation
+    async def delete_device_profile(self, info: Info, device_id: str) -> DeleteDeviceProfilePayload:
+        viewer = await require_viewer(info)
+        deleted = await delete_device_profile(info.context.pool, viewer.user_id, device_id)
+        return DeleteDeviceProfilePayload(device_id=device_id, deleted=deleted)

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import strawberry
 
+from infra.errors import Forbidden
 from loaders.context import Context
+from media.playback import BUILTIN_PROFILES
 from resolvers.catalog.ids import parse_id
+from resolvers.playback.devices import device_profiles
 from resolvers.playback.history import resume_point, watch_history
+from resolvers.playback.leases import StreamLimits, live_sessions
 from resolvers.playback.user_data import continue_watching, next_up
 from subgraphs.playback.history import ResumePoint, WatchHistoryConnection
 from subgraphs.playback.permissions import require_viewer, visibility
-from subgraphs.playback.types import MediaItem
+from subgraphs.playback.types import (
+    ActivePlaybackSession,
+    DeviceProfile,
+    MediaItem,
+    StoredDeviceProfile,
+)
 
 __all__ = ["Query"]
 
@@ -50,3 +59,37 @@ class Query:
             info.context.pool, viewer.profile_id, visibility(info), parse_id(series_id, "seriesId")
         )
         return ResumePoint.from_row(point) if point is not None else None
+
+    @strawberry.field
+    async def device_profiles(self, info: Info) -> list[StoredDeviceProfile]:
+        """Device profiles stored for the caller's devices."""
+        viewer = await require_viewer(info, "read")
+        stored = await device_profiles(info.context.pool, viewer.user_id)
+        return [
+            StoredDeviceProfile(
+                device_id=entry.device_id,
+                profile=DeviceProfile.from_profile(entry.profile),
+                updated_at=entry.updated_at,
+            )
+            for entry in stored
+        ]
+
+    @strawberry.field
+    def builtin_device_profiles(self) -> list[DeviceProfile]:
+        """The built-in device profiles startPlayback knows by name."""
+        return [DeviceProfile.from_profile(profile) for profile in BUILTIN_PROFILES.values()]
+
+    @strawberry.field
+    async def active_playback_sessions(
+        self, info: Info, all_users: bool = False
+    ) -> list[ActivePlaybackSession]:
+        """Sessions playing now: the caller's, or with allUsers every account's (administrators
+        only)."""
+        viewer = await require_viewer(info, "read")
+        if all_users and not info.context.services["authz"].administers(info.context.principal):
+            raise Forbidden("administrators only")
+        limits: StreamLimits = info.context.services.get("stream_limits", StreamLimits())
+        rows = await live_sessions(
+            info.context.pool, None if all_users else viewer.user_id, limits.lease_seconds
+        )
+        return [ActivePlaybackSession.from_row(row) for row in rows]

@@ -8,12 +8,23 @@ from typing import Any
 
 import strawberry
 
+import media.playback as media_playback
 from loaders.context import Context
 from loaders.playback import UserDataByItemIdLoader
-from subgraphs.playback.enums import PlaybackMethod
+from subgraphs.playback.enums import PlaybackMethod, SubtitleDelivery
 from subgraphs.playback.permissions import require_viewer
 
-__all__ = ["MediaItem", "PlaybackDecision", "PlaybackSession", "UserData"]
+__all__ = [
+    "ActivePlaybackSession",
+    "DeleteDeviceProfilePayload",
+    "DeviceProfile",
+    "MediaItem",
+    "PlaybackDecision",
+    "PlaybackSession",
+    "StoredDeviceProfile",
+    "SubtitleTrack",
+    "UserData",
+]
 
 Info = strawberry.Info[Context, None]
 
@@ -76,15 +87,155 @@ class MediaItem:
 class PlaybackDecision:
     method: PlaybackMethod
     reasons: list[str]
+    target_container: str | None = strawberry.field(
+        description="The container the client receives (HLS segments: mp4 or mpegts)."
+    )
+    transcode_video: bool
+    transcode_audio: bool
+    audio_stream: int | None = strawberry.field(description="The audio stream index played.")
+    subtitle_stream: int | None
+    subtitle_delivery: SubtitleDelivery
+
+
+@strawberry.type(description="A subtitle stream of the played file.")
+class SubtitleTrack:
+    index: int
+    codec: str | None
+    language: str | None
+    title: str | None
+    is_default: bool
+    is_forced: bool
+    is_hearing_impaired: bool
+    is_external: bool
+    is_text: bool
+    webvtt_url: str | None = strawberry.field(
+        description="The track as WebVTT (text tracks only), signed like the stream URL."
+    )
+    url: str | None = strawberry.field(
+        description="An external subtitle file as it is on disk (external tracks only)."
+    )
 
 
 @strawberry.type
 class PlaybackSession:
     id: strawberry.ID
+    file_id: strawberry.ID
     stream_url: str
     decision: PlaybackDecision
     position_ms: int
     expires_at: datetime.datetime
+    heartbeat_interval_ms: int = strawberry.field(
+        description="Report progress at least this often, or the session's lease lapses."
+    )
+    subtitles: list[SubtitleTrack]
+
+
+@strawberry.type(description="A session that plays now (its lease is valid).")
+class ActivePlaybackSession:
+    id: strawberry.ID
+    user_id: strawberry.ID
+    profile_id: strawberry.ID
+    item: MediaItem
+    file_id: strawberry.ID
+    method: PlaybackMethod
+    position_ms: int
+    is_paused: bool
+    buffered_ms: int | None
+    device_id: str | None
+    device_profile_name: str | None
+    last_heartbeat_at: datetime.datetime
+    started_at: datetime.datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> ActivePlaybackSession:
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            user_id=strawberry.ID(str(row["user_id"])),
+            profile_id=strawberry.ID(str(row["profile_id"])),
+            item=MediaItem(id=strawberry.ID(str(row["item_id"]))),
+            file_id=strawberry.ID(str(row["file_id"])),
+            method=PlaybackMethod(row["method"]),
+            position_ms=row["position_ms"],
+            is_paused=row["is_paused"],
+            buffered_ms=row["buffered_ms"],
+            device_id=row["device_id"],
+            device_profile_name=row["device_profile_name"],
+            last_heartbeat_at=row["last_heartbeat_at"],
+            started_at=row["created_at"],
+        )
+
+
+@strawberry.type
+class VideoCodecSupport:
+    codec: str
+    profiles: list[str] | None
+    max_level: float | None
+    max_bit_depth: int | None
+    hdr_types: list[str]
+    max_width: int | None
+    max_height: int | None
+    max_frame_rate: float | None
+
+
+@strawberry.type
+class AudioCodecSupport:
+    codec: str
+    max_channels: int | None
+
+
+@strawberry.type(description="What a device plays natively.")
+class DeviceProfile:
+    name: str
+    containers: list[str]
+    video_codecs: list[VideoCodecSupport]
+    audio_codecs: list[AudioCodecSupport]
+    text_subtitles: list[str]
+    image_subtitles: list[str]
+    max_bitrate: int | None
+    hls_fmp4: bool
+    hls_mpegts: bool
+
+    @classmethod
+    def from_profile(cls, profile: media_playback.DeviceProfile) -> DeviceProfile:
+        return cls(
+            name=profile.name,
+            containers=sorted(profile.containers),
+            video_codecs=[
+                VideoCodecSupport(
+                    codec=v.codec,
+                    profiles=sorted(v.profiles) if v.profiles is not None else None,
+                    max_level=v.max_level,
+                    max_bit_depth=v.max_bit_depth,
+                    hdr_types=sorted(v.hdr_types),
+                    max_width=v.max_width,
+                    max_height=v.max_height,
+                    max_frame_rate=v.max_frame_rate,
+                )
+                for v in profile.video_codecs
+            ],
+            audio_codecs=[
+                AudioCodecSupport(codec=a.codec, max_channels=a.max_channels)
+                for a in profile.audio_codecs
+            ],
+            text_subtitles=sorted(profile.text_subtitles),
+            image_subtitles=sorted(profile.image_subtitles),
+            max_bitrate=profile.max_bitrate,
+            hls_fmp4=profile.hls_fmp4,
+            hls_mpegts=profile.hls_mpegts,
+        )
+
+
+@strawberry.type(description="A device profile stored for one of the caller's devices.")
+class StoredDeviceProfile:
+    device_id: str
+    profile: DeviceProfile
+    updated_at: datetime.datetime
+
+
+@strawberry.type
+class DeleteDeviceProfilePayload:
+    device_id: str
+    deleted: bool
 
 
 @strawberry.type

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable
 
 from infra.authz.principal import Principal
-from infra.authz.service import AuthorizationService, Resource
+from infra.authz.service import AuthorizationService
 from infra.errors import Forbidden, Unauthenticated
 from subgraphs.user.errors import AuthError, AuthErrorCode
 
@@ -25,12 +25,8 @@ __all__ = [
 
 
 def is_admin(principal: Principal, authz: AuthorizationService) -> bool:
-    """An administrator acting as one, as the authorization service decides: a role allowed to
-    administer users, a credential with the admin scope, and not on a kids profile (a child
-    never acts with the account's roles)."""
-    if principal.user_id is None:
-        return False
-    return authz.can_without_policies(principal, "write", Resource(kind="admin:users")).allowed
+    """An administrator acting as one, as the authorization service decides."""
+    return authz.administers(principal)
 
 
 def require_user(principal: Principal) -> uuid.UUID:

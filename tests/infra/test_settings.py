@@ -67,3 +67,31 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = load_settings({"REVENGE_DATA_DIR": str(tmp_path)})
     with pytest.raises(AttributeError):
         settings.server_port = 1  # type: ignore[misc]
+
+
+def test_playback_settings_from_yaml_and_their_cross_checks(tmp_path: Path) -> None:
+    config = tmp_path / "revenge.yaml"
+    config.write_text(
+        "playback:\n  min_resume_percent: 3\n  played_percent: 95\n"
+        "  played_remaining_seconds: 120\n  lease_seconds: 30\n  heartbeat_flush_seconds: 2\n"
+        "  max_streams_per_user: 3\n  max_streams_per_profile: 0\n"
+    )
+    base = {"REVENGE_CONFIG": str(config), "REVENGE_DATA_DIR": str(tmp_path)}
+
+    settings = load_settings(base)
+
+    assert (
+        settings.playback_min_resume_percent,
+        settings.playback_played_percent,
+        settings.playback_played_remaining_seconds,
+        settings.playback_lease_seconds,
+        settings.playback_heartbeat_flush_seconds,
+        settings.playback_max_streams_per_user,
+        settings.playback_max_streams_per_profile,
+    ) == (3.0, 95.0, 120, 30, 2.0, 3, 0)
+    with pytest.raises(SettingsError, match=r"^REVENGE_PLAYBACK_MIN_RESUME_PERCENT: must be below"):
+        load_settings({**base, "REVENGE_PLAYBACK_MIN_RESUME_PERCENT": "95"})
+    with pytest.raises(SettingsError, match=r"^REVENGE_PLAYBACK_LEASE_SECONDS: must be at least"):
+        load_settings({**base, "REVENGE_PLAYBACK_HEARTBEAT_FLUSH_SECONDS": "11"})
+    with pytest.raises(SettingsError, match=r"^REVENGE_PLAYBACK_MAX_STREAMS_PER_USER: must be"):
+        load_settings({**base, "REVENGE_PLAYBACK_MAX_STREAMS_PER_USER": "-1"})

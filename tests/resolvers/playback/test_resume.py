@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from resolvers.playback.resume import ResumeState, resume_state
+from pathlib import Path
+
+from infra.settings import load_settings
+from resolvers.playback.resume import ResumeRules, ResumeState, resume_state
 
 HOUR = 60 * 60 * 1000
 
@@ -29,3 +32,21 @@ def test_the_final_five_minutes_count_as_played() -> None:
 
 def test_an_unknown_duration_always_resumes() -> None:
     assert resume_state(1234, None) == ResumeState(position_ms=1234, is_played=False)
+
+
+def test_rules_come_from_settings(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "REVENGE_DATA_DIR": str(tmp_path),
+            "REVENGE_PLAYBACK_MIN_RESUME_PERCENT": "10",
+            "REVENGE_PLAYBACK_PLAYED_PERCENT": "80",
+            "REVENGE_PLAYBACK_PLAYED_REMAINING_SECONDS": "60",
+        }
+    )
+    rules = ResumeRules.from_settings(settings)
+    hour = 3_600_000
+
+    assert rules == ResumeRules(0.10, 0.80, 60_000)
+    assert resume_state(hour // 20, hour, rules) == ResumeState(0, False)  # 5 % < 10 %
+    assert resume_state(hour * 81 // 100, hour, rules) == ResumeState(0, True)
+    assert resume_state(hour // 2, hour, rules) == ResumeState(hour // 2, False)

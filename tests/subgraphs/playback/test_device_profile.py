@@ -107,3 +107,103 @@ async def test_stream_choices_reach_the_decision(pool: asyncpg.Pool, execute: Ex
     }
     assert no_such_subtitle["code"] == "INVALID_STREAM"
     assert "subtitle_stream 7" in no_such_subtitle["message"]
+
+
+SAVE = """
+mutation($device: String!, $profile: DeviceProfileInput!) {
+  saveDeviceProfile(deviceId: $device, profile: $profile) {
+    __typename
+    ... on StoredDeviceProfile {
+      deviceId profile { name containers videoCodecs { codec maxLevel } audioCodecs { codec } }
+    }
+    ... on PlaybackError { code message }
+  }
+}"""
+
+START_ON_DEVICE = """
+mutation($item: ID!, $device: String, $name: String) {
+  startPlayback(itemId: $item, deviceId: $device, deviceProfileName: $name) {
+    __typename
+    ... on PlaybackSession { id decision { method reasons } }
+    ... on PlaybackError { code message }
+  }
+}"""
+
+MKV_ONLY = {
+    "name": "Living room TV",
+    "containers": ["mkv"],
+    "videoCodecs": [{"codec": "h264"}],
+    "audioCodecs": [{"codec": "aac"}],
+}
+
+
+async def test_a_stored_device_profile_decides_for_its_device(
+    pool: asyncpg.Pool, execute: Execute
+) -> None:
+    item_id = await _movie(pool)  # an MP4 file
+
+    saved = await execute(SAVE, device="tv-1", profile=MKV_ONLY)
+    on_tv = await execute(START_ON_DEVICE, item=str(item_id), device="tv-1")
+    named = await execute(START_ON_DEVICE, item=str(item_id), device="tv-1", name="chromium")
+    listed = await execute("{ deviceProfiles { deviceId profile { name } } }")
+
+    assert saved.data["saveDeviceProfile"] == {
+        "__typename": "StoredDeviceProfile",
+        "deviceId": "tv-1",
+        "profile": {
+            "name": "Living room TV",
+            "containers": ["mkv"],
+            "videoCodecs": [{"codec": "h264", "maxLevel": None}],
+            "audioCodecs": [{"codec": "aac"}],
+        },
+    }
+    # The TV reads Matroska only: remuxing into Matroska waits for the transcoding pipeline.
+    assert on_tv.data["startPlayback"]["code"] == "TRANSCODING_UNAVAILABLE"
+    assert "REMUX is needed (CONTAINER_UNSUPPORTED)" in on_tv.data["startPlayback"]["message"]
+    # A named profile wins over the stored one.
+    assert named.data["startPlayback"]["decision"] == {"method": "DIRECT_PLAY", "reasons": []}
+    assert listed.data["deviceProfiles"] == [
+        {"deviceId": "tv-1", "profile": {"name": "Living room TV"}}
+    ]
+    stored_name = await pool.fetchval("SELECT profile->>'name' FROM device_profiles")
+    assert stored_name == "Living room TV"
+
+
+async def test_saving_again_replaces_and_delete_forgets(
+    pool: asyncpg.Pool, execute: Execute
+) -> None:
+    await execute(SAVE, device="tv-1", profile=MKV_ONLY)
+
+    replaced = await execute(SAVE, device="tv-1", profile={**MKV_ONLY, "name": "Bedroom"})
+    deleted = await execute(
+        'mutation { deleteDeviceProfile(deviceId: "tv-1") { deviceId deleted } }'
+    )
+    again = await execute('mutation { deleteDeviceProfile(deviceId: "tv-1") { deleted } }')
+
+    assert replaced.data["saveDeviceProfile"]["profile"]["name"] == "Bedroom"
+    assert deleted.data["deleteDeviceProfile"] == {"deviceId": "tv-1", "deleted": True}
+    assert again.data["deleteDeviceProfile"] == {"deleted": False}
+    assert await pool.fetchval("SELECT count(*) FROM device_profiles") == 0
+
+
+async def test_bad_device_profiles_and_ids_are_refused(
+    pool: asyncpg.Pool, execute: Execute
+) -> None:
+    bad_level = {**MKV_ONLY, "videoCodecs": [{"codec": "h264", "maxLevel": -1}]}
+
+    invalid = await execute(SAVE, device="tv-1", profile=bad_level)
+    blank = await execute(SAVE, device="  ", profile=MKV_ONLY)
+    huge = await execute(SAVE, device="x" * 201, profile=MKV_ONLY)
+
+    assert invalid.data["saveDeviceProfile"]["code"] == "INVALID_PROFILE"
+    assert "video_codecs[0].max_level" in invalid.data["saveDeviceProfile"]["message"]
+    assert [e.extensions["code"] for e in blank.errors] == ["BAD_USER_INPUT"]
+    assert [e.extensions["code"] for e in huge.errors] == ["BAD_USER_INPUT"]
+    assert await pool.fetchval("SELECT count(*) FROM device_profiles") == 0
+
+
+async def test_builtin_profiles_are_listed(execute: Execute) -> None:
+    result = await execute("{ builtinDeviceProfiles { name containers } }")
+
+    names = [profile["name"] for profile in result.data["builtinDeviceProfiles"]]
+    assert {"chromium", "firefox", "safari", "android", "kodi"} <= set(names)

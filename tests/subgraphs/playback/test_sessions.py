@@ -122,13 +122,19 @@ async def test_a_transcode_decision_is_refused_with_its_reasons(
     assert await pool.fetchval("SELECT count(*) FROM playback_sessions") == 0
 
 
-async def test_a_remux_decision_is_refused_too(pool: asyncpg.Pool, execute: Execute) -> None:
-    item_id, _ = await _movie(pool, container="matroska")
+async def test_a_remux_decision_streams_fragmented_mp4(
+    pool: asyncpg.Pool, execute: Execute, signer: StreamSigner, viewer: Any
+) -> None:
+    item_id, file_id = await _movie(pool, container="matroska")
 
-    started = await _start(execute, item_id)
+    started = await _start(execute, item_id, at=600_000)
 
-    assert started["code"] == "TRANSCODING_UNAVAILABLE"
-    assert "REMUX is needed (CONTAINER_UNSUPPORTED)" in started["message"]
+    assert started["decision"] == {"method": "REMUX", "reasons": ["CONTAINER_UNSUPPORTED"]}
+    url = urlsplit(started["streamUrl"])
+    assert url.path == f"/remux/{file_id}"
+    params = dict(parse_qsl(url.query))
+    assert (params["audio"], params["start"]) == ("1", "600000")
+    assert signer.verify_stream(file_id, params, time.time()) == str(viewer.user_id)
 
 
 async def test_unknown_profile_missing_signer_and_missing_files(

@@ -192,3 +192,23 @@ async def test_anonymous_callers_get_no_lists(execute: Execute, context: Any) ->
     )
 
     assert error_codes(result) == ["UNAUTHENTICATED"]
+
+
+RATE = "mutation($i: ID!, $r: Float) { rate(itemId: $i, rating: $r) { id userData { rating } } }"
+
+
+async def test_rating_is_set_cleared_and_bounded(pool: asyncpg.Pool, execute: Execute) -> None:
+    item_id = await add_item(pool, await add_library(pool), "Film")
+
+    rated = await execute(RATE, i=str(item_id), r=8.5)
+    cleared = await execute(RATE, i=str(item_id), r=None)
+    too_high = await execute(RATE, i=str(item_id), r=10.5)
+    negative = await execute(RATE, i=str(item_id), r=-1.0)
+    missing = await execute(RATE, i=str(uuid.uuid4()), r=5.0)
+
+    assert rated.data["rate"]["userData"] == {"rating": 8.5}
+    assert cleared.data["rate"]["userData"] == {"rating": None}
+    assert error_codes(too_high) == ["BAD_USER_INPUT"]
+    assert error_codes(negative) == ["BAD_USER_INPUT"]
+    assert error_codes(missing) == ["NOT_FOUND"]
+    assert await pool.fetchval("SELECT rating FROM user_data WHERE item_id = $1", item_id) is None

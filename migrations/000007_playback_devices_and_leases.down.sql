@@ -1,0 +1,9 @@
+DROP TABLE device_profiles;
+DROP INDEX playback_sessions_live_user;
+ALTER TABLE playback_sessions
+    DROP COLUMN device_id,
+    DROP COLUMN device_profile_name,
+    DROP COLUMN audio_stream,
+    DROP COLUMN subtitle_stream,
+    DROP COLUMN buffered_ms,
+    DROP COLUMN stop_reason;
