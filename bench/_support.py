@@ -30,18 +30,24 @@ from infra.migrations import migrate_up  # noqa: E402
 
 
 @asynccontextmanager
-async def bench_database() -> AsyncIterator[asyncpg.Pool]:
-    """A migrated pool on a fresh embedded PostgreSQL (the default deployment)."""
+async def bench_database_and_url() -> AsyncIterator[tuple[asyncpg.Pool, str]]:
+    """A migrated pool on a fresh embedded PostgreSQL (the default deployment), and its URL."""
     with tempfile.TemporaryDirectory(prefix="revenge-bench-") as folder:
         embedded = await asyncio.to_thread(_start_embedded, Path(folder) / "postgres")
         pool = await create_pool(embedded.url, 2, 10)
         try:
             async with pool.acquire() as conn:
                 await migrate_up(conn)
-            yield pool
+            yield pool, embedded.url
         finally:
             await pool.close()
             embedded.stop()
+
+
+@asynccontextmanager
+async def bench_database() -> AsyncIterator[asyncpg.Pool]:
+    async with bench_database_and_url() as (pool, _):
+        yield pool
 
 
 def figure(name: str, value: float, unit: str) -> None:
@@ -61,8 +67,11 @@ def median(values: list[float]) -> float:
 async def serve(
     settings: Any, database: Database, listening: socket.socket
 ) -> tuple[uvicorn.Server, asyncio.Task]:
-    """The real app, run by uvicorn as ``revenge serve`` runs it, on a listening socket;
-    returns once the lifespan has started (connections wait in the socket's backlog)."""
+    """The real app under uvicorn, in this process, on a listening socket; returns once the
+    lifespan has started (connections wait in the socket's backlog). ``revenge serve`` runs
+    granian now (``gateway.serve.serve_app``); uvicorn is its fallback. These benchmarks time
+    GraphQL work in Python, where the server matters less than for files (``bench/stream.py``
+    runs the deployed server itself)."""
     started = asyncio.Event()
 
     async def on_started(app: Starlette) -> None:
@@ -85,8 +94,8 @@ async def serve(
 
 
 def run_like_serve(main: Coroutine[Any, Any, None]) -> None:
-    """Run a benchmark on the event loop `revenge serve` gets from uvicorn (uvloop when
-    installed), with the server's logging quiet."""
+    """Run a benchmark on the event loop `revenge serve` runs on (uvloop when installed), with
+    the server's logging quiet."""
     configure_logging("warning")
     with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
         runner.run(main)

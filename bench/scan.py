@@ -15,10 +15,12 @@ import time
 import uuid
 from pathlib import Path
 
-from _support import ROOT, bench_database, figure, median
+from _support import ROOT, bench_database_and_url, figure, median
 
 from infra.bus import InProcessBus
+from infra.jobs import open_job_queue
 from infra.logging import configure_logging
+from resolvers.catalog import scan_jobs
 from resolvers.catalog.scan_service import ScanService
 from tests.support.media_files import make_audio, make_video
 
@@ -61,9 +63,10 @@ def generate(files: int) -> dict[str, Path]:
 
 
 async def one_run(roots: dict[str, Path], files: int) -> tuple[float, float]:
-    async with bench_database() as pool:
+    async with bench_database_and_url() as (pool, url):
+        jobs = await open_job_queue(url, {scan_jobs.NAMESPACE: scan_jobs.blueprint()})
         service = ScanService(
-            pool, InProcessBus(), probe_workers=os.cpu_count() or 2, probe_timeout_s=30
+            pool, InProcessBus(), jobs, probe_workers=os.cpu_count() or 2, probe_timeout_s=30
         )
         await service.start_worker()
         try:
@@ -98,6 +101,7 @@ async def one_run(roots: dict[str, Path], files: int) -> tuple[float, float]:
             return initial, rescan
         finally:
             await service.close()
+            await jobs.close()
 
 
 async def main() -> None:

@@ -3,22 +3,27 @@
 A ~300 MB ``.mkv`` (random bytes, generated once and cached under ``/tmp``) is served on
 127.0.0.1 by nginx (installed from Debian when missing; ``sendfile on``, a config written to a
 temporary folder) and by the real app (``create_app`` on a fresh embedded PostgreSQL holding a
-library, an item and a ``media_files`` row for the file; the URL is a signed stream URL) under
-uvicorn and, when installed, under granian (``--interface asgi``, which offers the ASGI
-``pathsend`` extension). Every server is a child process of this script, stopped at the end.
+library, an item and a ``media_files`` row for the file; the URL is a signed stream URL) as
+``revenge serve`` runs it (the ``revenge serve`` command itself: ``gateway.serve.serve_app``,
+granian embedded, which offers the ASGI ``pathsend`` extension), and for reference under uvicorn
+(``gateway.serve.serve_uvicorn``, the fallback, without ``pathsend``). Every server is a child
+process of this script, stopped at the end.
 
 Figures:
 - single-stream throughput: the whole file downloaded N times per server with curl, servers
   alternated; medians in MB/s and the ratio of each Revenge server to nginx;
 - 100 concurrent range readers seeking at random (a child process: this script with
-  ``--readers``), each fetching random 256 KiB ranges checked against the file's bytes: errors,
-  p50/p95 time to first byte, and the server's RSS (its whole process tree) before, peak during
-  and after.
+  ``--readers``), each fetching random 256 KiB ranges checked against the file's bytes, one run
+  per server per round, servers alternated: errors, p50/p95 time to first byte (the response
+  head) over every request of every round, p95 time to the first body byte, and the server's RSS
+  (its whole process tree) before the first run, peak during any, and after the last.
 
 Targets (issue 4): throughput >= 0.8 x nginx; 0 errors, p95 time to first byte <= 20 ms, memory
 flat.
 
     ./dev bench stream [--size-mb 300] [--rounds 5] [--readers 100] [--ranges 20]
+
+The servers are named ``revenge`` (as deployed) and ``uvicorn`` (reference) in the figures.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import random
@@ -53,7 +57,7 @@ BIN = Path(sys.executable).parent
 CURL_FORMAT = "%{http_code} %{size_download} %{speed_download}"
 
 
-# --- the app factory (imported by uvicorn / granian in the server process) -------------------
+# --- the app for the uvicorn reference (in its own process: this script with --serve-uvicorn) -
 
 
 def make_app() -> Any:
@@ -154,40 +158,34 @@ http {{
     return subprocess.Popen(command, stdin=subprocess.DEVNULL)
 
 
+SERVERS = ("revenge", "uvicorn")
+
+
 def start_revenge(server: str, port: int, environ: dict[str, str]) -> subprocess.Popen[bytes]:
-    """The app factory above under ``server``, one process (uvicorn) / one worker (granian)."""
+    """``revenge``: the ``revenge serve`` command, so the benchmark runs exactly what is
+    deployed; ``uvicorn``: the same app under ``gateway.serve.serve_uvicorn`` (this script with
+    ``--serve-uvicorn``)."""
     bench = str(Path(__file__).resolve().parent)
-    env = {**os.environ, **environ, "PYTHONPATH": os.pathsep.join([bench, str(ROOT)])}
-    host = ["--host", "127.0.0.1", "--port", str(port)]
-    if server == "uvicorn":
-        command = [
-            str(BIN / "uvicorn"),
-            "--factory",
-            "stream:make_app",
-            *host,
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--ws",
-            "websockets-sansio",
-            "--lifespan",
-            "on",
-        ]
+    env = {
+        **os.environ,
+        **environ,
+        "PYTHONPATH": os.pathsep.join([bench, str(ROOT)]),
+        "REVENGE_SERVER_HOST": "127.0.0.1",
+        "REVENGE_SERVER_PORT": str(port),
+    }
+    if server == "revenge":
+        command = [str(BIN / "revenge"), "serve"]
     else:
-        command = [
-            str(BIN / "granian"),
-            "--interface",
-            "asgi",
-            "--factory",
-            *host,
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "stream:make_app",
-        ]
+        command = [sys.executable, __file__, "--serve-uvicorn"]
     return subprocess.Popen(command, env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+
+def serve_uvicorn_main() -> int:
+    from gateway.serve import serve_uvicorn
+    from infra.settings import load_settings
+
+    environ = {name: value for name, value in os.environ.items() if name.startswith("REVENGE_")}
+    return serve_uvicorn(make_app(), load_settings(environ))
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -214,7 +212,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], deadline_s: float = 6
 
 
 def tree_rss_kib(pid: int) -> int:
-    """VmRSS of ``pid`` and all its descendants (granian serves from a worker process)."""
+    """VmRSS of ``pid`` and all its descendants (nginx serves from a worker process)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -295,6 +293,7 @@ def readers_main(url: str, path: str, readers: int, ranges: int) -> None:
     target = parsed.path + (f"?{parsed.query}" if parsed.query else "")
     host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
     ttfb: list[float] = []
+    ttfb_body: list[float] = []
     errors: list[str] = []
 
     async def reader(fd: int, seed: int) -> None:
@@ -322,11 +321,14 @@ def readers_main(url: str, path: str, readers: int, ranges: int) -> None:
                         (name.strip().lower(), value.strip())
                         for name, _, value in (line.partition(":") for line in lines[1:] if line)
                     )
-                    body = await reader_stream.readexactly(int(headers["content-length"]))
+                    body = await reader_stream.readexactly(1)
+                    first_body = time.perf_counter() - began
+                    body += await reader_stream.readexactly(int(headers["content-length"]) - 1)
                     if status != "206" or body != os.pread(fd, RANGE_BYTES, start):
                         errors.append(f"{status} {len(body)} bytes at {start}")
                     else:
                         ttfb.append(first * 1000)
+                        ttfb_body.append(first_body * 1000)
                     if headers.get("connection", "").lower() == "close":
                         writer.close()
                         reader_stream = writer = None
@@ -352,38 +354,63 @@ def readers_main(url: str, path: str, readers: int, ranges: int) -> None:
         uvloop.run(run())
     except ImportError:
         asyncio.run(run())
-    print(json.dumps({"ttfb_ms": ttfb, "errors": errors[:5], "error_count": len(errors)}))
+    print(
+        json.dumps(
+            {
+                "ttfb_ms": ttfb,
+                "ttfb_body_ms": ttfb_body,
+                "errors": errors[:5],
+                "error_count": len(errors),
+            }
+        )
+    )
 
 
-def concurrent_readers(
-    name: str, url: str, path: Path, pid: int, args: argparse.Namespace
-) -> dict[str, Any]:
+def readers_round(url: str, path: Path, pid: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One run of the readers child against ``url``; the server's RSS before, peak and after."""
     before = tree_rss_kib(pid)
     counts = [str(args.readers), str(args.ranges)]
-    child = subprocess.Popen(
-        [sys.executable, __file__, "--readers", url, str(path), *counts],
-        stdout=subprocess.PIPE,
-    )
-    peak = before
-    while child.poll() is None:
-        peak = max(peak, tree_rss_kib(pid))
-        time.sleep(0.05)
-    output = child.stdout.read() if child.stdout else b""
+    with tempfile.TemporaryFile() as out:  # a pipe would fill up before the child ends
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--readers", url, str(path), *counts], stdout=out
+        )
+        peak = before
+        while child.poll() is None:
+            peak = max(peak, tree_rss_kib(pid))
+            time.sleep(0.05)
+        out.seek(0)
+        output = out.read()
     if child.returncode != 0:
-        raise SystemExit(f"readers against {name} failed (exit {child.returncode})")
+        raise SystemExit(f"readers against {url} failed (exit {child.returncode})")
     result: dict[str, Any] = json.loads(output)
-    after = tree_rss_kib(pid)
-    ttfb = result["ttfb_ms"] or [float("nan")]
-    print(f"stream.{name}.readers_errors {result['error_count']} errors", flush=True)
-    if result["errors"]:
-        print(f"# {name} errors: {result['errors']}", flush=True)
+    result.update(before=before, peak=peak, after=tree_rss_kib(pid))
+    return result
+
+
+def readers_figures(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ttfb = [value for run in runs for value in run["ttfb_ms"]] or [float("nan")]
+    body = [value for run in runs for value in run["ttfb_body_ms"]] or [float("nan")]
+    errors = sum(run["error_count"] for run in runs)
+    before, after = runs[0]["before"], runs[-1]["after"]
+    peak = max(run["peak"] for run in runs)
+    print(f"stream.{name}.readers_errors {errors} errors", flush=True)
+    for run in runs:
+        if run["errors"]:
+            print(f"# {name} errors: {run['errors']}", flush=True)
+    per_round = " ".join(
+        f"{percentile(run['ttfb_ms'] or [float('nan')], 0.95):.1f}" for run in runs
+    )
+    print(f"# {name} ttfb p95 per round (ms): {per_round}", flush=True)
+    rss = " ".join(f"{run['after'] / 1024:.1f}" for run in runs)
+    print(f"# {name} rss after each round (MiB): {rss}", flush=True)
     figure(f"stream.{name}.readers_ttfb_p50", median(ttfb), "ms")
     figure(f"stream.{name}.readers_ttfb_p95", percentile(ttfb, 0.95), "ms")
+    figure(f"stream.{name}.readers_first_body_byte_p95", percentile(body, 0.95), "ms")
     figure(f"stream.{name}.rss_before", before / 1024, "MiB")
     figure(f"stream.{name}.rss_peak", peak / 1024, "MiB")
     figure(f"stream.{name}.rss_after", after / 1024, "MiB")
     return {
-        "errors": result["error_count"],
+        "errors": errors,
         "p95": percentile(ttfb, 0.95),
         "growth": (after - before) / 1024,
         "peak_growth": (peak - before) / 1024,
@@ -405,11 +432,7 @@ async def run(args: argparse.Namespace) -> None:
     path = media_file(args.size_mb)
     size = path.stat().st_size
     figure("stream.file_size", size / 1e6, "MB")
-    servers = ["uvicorn"]
-    if importlib.util.find_spec("granian") is not None:
-        servers.append("granian")
-    else:
-        print("# granian is not installed (.venv/bin/pip install granian); skipping it")
+    servers = list(SERVERS)
     with tempfile.TemporaryDirectory(prefix="revenge-bench-stream-") as work_dir:
         work = Path(work_dir)
         data_dir = work / "data"
@@ -448,12 +471,19 @@ async def run(args: argparse.Namespace) -> None:
                     figure(f"stream.{name}.ratio_to_nginx", ratios[name], "x")
 
                 pids["nginx"] = started[0].pid
-                readers = {  # nginx first: what this client and machine allow
-                    name: await asyncio.to_thread(
-                        concurrent_readers, name, urls[name], path, pids[name], args
-                    )
-                    for name in ["nginx", *servers]
-                }
+                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in urls}
+                for _ in range(args.rounds):  # nginx first: what this client and machine allow
+                    for name in urls:
+                        runs[name].append(
+                            await asyncio.to_thread(
+                                readers_round, urls[name], path, pids[name], args
+                            )
+                        )
+                readers = {name: readers_figures(name, runs[name]) for name in urls}
+                deployed = started[list(urls).index("revenge")]
+                stop(deployed)  # `revenge serve` exits 0 on SIGTERM (uvicorn re-raises it)
+                if deployed.returncode != 0:
+                    print(f"# revenge serve exited with {deployed.returncode}", flush=True)
     parts = [f"summary stream file={size / 1e6:.0f}MB rounds={args.rounds}"]
     parts.append(f"nginx={medians['nginx']:.0f} MB/s")
     for name in servers:
@@ -478,6 +508,8 @@ def main() -> None:
         url, path, readers, ranges = sys.argv[2:6]
         readers_main(url, path, int(readers), int(ranges))
         return
+    if sys.argv[1:2] == ["--serve-uvicorn"]:
+        raise SystemExit(serve_uvicorn_main())
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mb", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=5)

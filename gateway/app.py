@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import structlog
+from procrastinate import Blueprint
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
@@ -29,28 +31,54 @@ from gateway.auth import (
 )
 from gateway.graphql_http import graphql_routes
 from gateway.health import health_routes
+from gateway.hls_routes import hls_routes
 from gateway.media_routes import media_routes
 from gateway.remux_routes import remux_routes
 from gateway.schema import composed_schema
 from gateway.subtitle_routes import subtitle_routes
-from infra.bus import open_bus
+from gateway.transcoding import open_transcoding
+from gateway.trickplay_routes import trickplay_routes
+from infra.bus import EventBus, open_bus
 from infra.database import Database, open_database
+from infra.jobs import open_job_queue, stop_worker
 from infra.metrics import METRICS_CONTENT_TYPE, Metrics
 from infra.settings import Settings
 from loaders import Loaders
 from loaders.context import Context
+from resolvers.catalog import scan_jobs, trickplay_jobs
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library
 from resolvers.catalog.scan_service import ScanService
+from resolvers.playback import transcode_jobs
 from resolvers.playback.heartbeats import HeartbeatCoalescer
 from resolvers.playback.leases import LeaseReaper, StreamLimits
 from resolvers.playback.resume import ResumeRules
 from resolvers.playback.sessions import TOPIC as PLAYBACK_TOPIC
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "job_blueprints", "job_context"]
 
 log = structlog.get_logger("revenge.gateway")
 
 StartupHook = Callable[[Starlette], Awaitable[None]]
+
+
+def job_blueprints() -> dict[str, Blueprint]:
+    """Every domain's job tasks, by namespace, fresh for one job queue."""
+    return {
+        scan_jobs.NAMESPACE: scan_jobs.blueprint(),
+        trickplay_jobs.NAMESPACE: trickplay_jobs.blueprint(),
+        transcode_jobs.NAMESPACE: transcode_jobs.blueprint(),
+    }
+
+
+# The general worker's queues; transcodes have a worker of their own (gateway.transcoding).
+GENERAL_QUEUES = (scan_jobs.SCAN_QUEUE, trickplay_jobs.TRICKPLAY_QUEUE)
+
+
+def job_context(
+    pool: asyncpg.Pool, bus: EventBus, settings: Settings, scans: ScanService
+) -> dict[str, Any]:
+    """What jobs find in their context's ``additional_context`` on this process's workers."""
+    return {**scans.job_context(), "pool": pool, "bus": bus, "settings": settings}
 
 
 def create_app(
@@ -68,7 +96,11 @@ def create_app(
         owned = database is None
         db = database if database is not None else await open_database(settings)
         bus = open_bus(settings)
-        scans = ScanService.from_settings(db.pool, bus, settings)
+        jobs = await open_job_queue(
+            db.url, job_blueprints(), max_connections=settings.worker_concurrency + 4
+        )
+        scans = ScanService.from_settings(db.pool, bus, jobs, settings)
+        worker: asyncio.Task[None] | None = None
         auth_services = await open_auth_services(settings, db.pool, bus)
         rules = ResumeRules.from_settings(settings)
         limits = StreamLimits.from_settings(settings)
@@ -80,17 +112,35 @@ def create_app(
         reaper.start()
         app.state.database = db
         app.state.bus = bus
+        app.state.jobs = jobs
         app.state.remux_slots = asyncio.Semaphore(settings.playback_max_remuxes)
+        transcoding = await open_transcoding(
+            settings,
+            db.pool,
+            bus,
+            jobs,
+            address=f"http://{settings.server_host}:{settings.server_port}",
+            lease_seconds=limits.lease_seconds,
+            runs_jobs=settings.worker_in_process,
+        )
         app.state.services = {
             "scans": scans,
             "heartbeats": heartbeats,
             "resume_rules": rules,
             "stream_limits": limits,
+            **transcoding.services(),
             **auth_services,
         }
         try:
             if settings.worker_in_process:
-                await scans.start_worker()
+                await scans.requeue_orphans()
+                context = {**job_context(db.pool, bus, settings, scans), "jobs": jobs}
+                worker = jobs.start_worker(
+                    concurrency=settings.worker_concurrency,
+                    queues=GENERAL_QUEUES,
+                    additional_context=context,
+                )
+                transcoding.start_worker(jobs, context, settings)
             for spec in libraries:
                 library_id, created = await ensure_library(db.pool, spec)
                 log.info("library", path=spec.path, kind=spec.kind, created=created)
@@ -100,12 +150,16 @@ def create_app(
                 await on_started(app)
             yield
         finally:
+            if worker is not None:
+                await stop_worker(worker)  # running jobs finish or go back to the queue
+            await transcoding.close()
             await reaper.close()
             try:
                 await heartbeats.close()  # a clean stop writes every pending heartbeat
             except Exception:
                 log.exception("heartbeats not written at shutdown")
             await scans.close()
+            await jobs.close()
             await close_auth_services(auth_services)
             await bus.close()
             if owned:
@@ -141,6 +195,8 @@ def create_app(
         *media_routes(),
         *subtitle_routes(),
         *remux_routes(),
+        *trickplay_routes(),
+        *hls_routes(),
         *graphql_routes(
             composed_schema(),
             context_factory,

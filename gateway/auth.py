@@ -82,7 +82,7 @@ async def open_auth_services(
         casbin = await CasbinEngine.from_database(conn)
     return {
         "key_ring": KeyRing.open(Path(settings.data_dir) / "keys" / "access-tokens.json"),
-        "stream_signer": StreamSigner.open(Path(settings.data_dir) / "keys" / "stream-signing.key"),
+        "stream_signer": StreamSigner.for_data_dir(settings.data_dir),
         "limiter": open_limiter(settings.cache_url),
         "policies": (policies := open_policy_engine(settings.opa_url)),
         "authz": AuthorizationService(casbin, policies),

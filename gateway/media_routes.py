@@ -144,12 +144,17 @@ def _signed_key(request: Request, file_id: uuid.UUID) -> tuple[str, ...] | None:
     return (str(file_id), *(params[name] for name in _SIGNATURE_PARAMS))
 
 
-async def request_principal(request: Request, file_id: uuid.UUID) -> Principal:
-    """Who asks: a signed URL when its parameters are present, else the request's credentials."""
+async def request_principal(
+    request: Request, file_id: uuid.UUID, *, hls: bool = False
+) -> Principal:
+    """Who asks: a signed URL when its parameters are present, else the request's credentials.
+    ``hls``: the id is a transcode session's and the signature an HLS one."""
     state = request.app.state
     if any(name in request.query_params for name in _SIGNATURE_PARAMS):
         params = {name: request.query_params.get(name, "") for name in _SIGNATURE_PARAMS}
-        user_id = stream_signer(request.app).verify_stream(file_id, params, time.time())
+        signer = stream_signer(request.app)
+        verify = signer.verify_hls if hls else signer.verify_stream
+        user_id = verify(file_id, params, time.time())
         principal = await stream_principal(state.database.pool, user_id)
         if principal is None:
             raise Forbidden("the user of this stream URL is disabled or gone")
@@ -234,6 +239,13 @@ class _StreamResponse(Response):
                 return
             if message["type"] == "http.response.start":
                 started = True
+                await send(message)
+                if message["status"] == 206:
+                    # A range answer is read in Python (no pathsend): an empty first chunk makes
+                    # servers that hold the head until the body (granian) send it now, so the
+                    # player's time to first byte is not the time of the first read.
+                    await send({"type": "http.response.body", "body": b"", "more_body": True})
+                return
             await send(message)
 
         try:

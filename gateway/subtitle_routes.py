@@ -180,6 +180,17 @@ async def webvtt(request: Request) -> Response:
     except Exception:  # a decoder surprise is still a bad track, not a server error
         log.exception("subtitle conversion failed", file_id=str(track.file_id))
         return problem(422, "UNREADABLE_SUBTITLE", "the subtitle track cannot be read")
+    mpegts = request.query_params.get("mpegts")
+    if mpegts is not None:
+        # As an HLS rendition beside MPEG-TS segments: the cue times are the source's, and the
+        # segments' timestamps start later (``media.hls.transcode.OFFSET_TICKS``); the map
+        # tells the player how the two line up (RFC 8216 section 3.5).
+        if not (mpegts.isascii() and mpegts.isdigit()) or int(mpegts) >= 2**33:
+            return problem(400, "BAD_USER_INPUT", "mpegts must be a 33-bit timestamp")
+        header, _, rest = body.partition(b"\n")
+        body = (
+            header + f"\nX-TIMESTAMP-MAP=MPEGTS:{int(mpegts)},LOCAL:00:00:00.000\n".encode() + rest
+        )
     return Response(
         body, media_type="text/vtt; charset=utf-8", headers={"Cache-Control": "private"}
     )

@@ -42,6 +42,7 @@ class Settings:
     log_format: str = "text"
     dev_mode: bool = False
     worker_in_process: bool = True
+    worker_concurrency: int = 2
     probe_workers: int = 0
     probe_timeout_seconds: float = 30.0
     graphql_max_depth: int = 15
@@ -55,10 +56,23 @@ class Settings:
     playback_max_streams_per_user: int = 10
     playback_max_streams_per_profile: int = 4
     playback_max_remuxes: int = 4
+    # Transcoding: scratch space for segments, encoders per worker, hardware use.
+    transcode_scratch_dir: str = ""
+    transcode_scratch_max_mb: int = 20_000
+    transcode_max_per_worker: int = 2
+    transcode_hardware: str = "auto"
+    # Where other processes reach this process's transcoder for segments (unset: derived from
+    # server.host/port for `serve`, worker.http_port for `worker`).
+    worker_address: str | None = None
+    worker_http_port: int = 8081
 
     @property
     def embedded_database_dir(self) -> Path:
         return Path(self.data_dir) / "postgres"
+
+    @property
+    def effective_scratch_dir(self) -> Path:
+        return Path(self.transcode_scratch_dir or Path(self.data_dir) / "transcodes")
 
     @property
     def effective_probe_workers(self) -> int:
@@ -172,6 +186,11 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "log_format": ("REVENGE_LOG_FORMAT", "log.format", _one_of("json", "text")),
     "dev_mode": ("REVENGE_DEV_MODE", "dev_mode", _as_bool),
     "worker_in_process": ("REVENGE_WORKER_IN_PROCESS", "worker.in_process", _as_bool),
+    "worker_concurrency": (
+        "REVENGE_WORKER_CONCURRENCY",
+        "worker.concurrency",
+        _as_int(1, 256),
+    ),
     "probe_workers": ("REVENGE_PROBE_WORKERS", "scanner.probe_workers", _as_int(0, 256)),
     "probe_timeout_seconds": (
         "REVENGE_PROBE_TIMEOUT_SECONDS",
@@ -219,6 +238,28 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
         "playback.max_streams_per_profile",
         _as_int(0, 10_000),
     ),
+    "transcode_scratch_dir": (
+        "REVENGE_TRANSCODE_SCRATCH_DIR",
+        "transcode.scratch_dir",
+        lambda value: _directory(value) if _as_str(value) else "",
+    ),
+    "transcode_scratch_max_mb": (
+        "REVENGE_TRANSCODE_SCRATCH_MAX_MB",
+        "transcode.scratch_max_mb",
+        _as_int(100, 100_000_000),
+    ),
+    "transcode_max_per_worker": (
+        "REVENGE_TRANSCODE_MAX_PER_WORKER",
+        "transcode.max_per_worker",
+        _as_int(1, 256),
+    ),
+    "transcode_hardware": (
+        "REVENGE_TRANSCODE_HARDWARE",
+        "transcode.hardware",
+        _one_of("auto", "software", "nvenc", "qsv", "vaapi"),
+    ),
+    "worker_address": ("REVENGE_WORKER_ADDRESS", "worker.address", _url("http", "https")),
+    "worker_http_port": ("REVENGE_WORKER_HTTP_PORT", "worker.http_port", _as_int(1, 65535)),
     "playback_max_remuxes": (
         "REVENGE_PLAYBACK_MAX_REMUXES",
         "playback.max_remuxes",

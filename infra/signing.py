@@ -44,6 +44,7 @@ DEFAULT_STREAM_URL_LIFETIME_SECONDS = 6 * 60 * 60
 KEY_BYTES = 32
 SAFE_MESSAGE = "Invalid or expired stream signature"
 _DOMAIN = b"revenge-stream-v1"
+HLS_DOMAIN = b"revenge-hls-v1"
 _EXPIRY = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"[A-Za-z0-9_-]{43}")
 
@@ -77,9 +78,16 @@ class StreamSigner:
                 _create(path, secrets.token_bytes(KEY_BYTES))
         return cls(_read(path))
 
-    def _mac(self, file_id: uuid.UUID, user_id: str, expires_at: int) -> bytes:
+    @classmethod
+    def for_data_dir(cls, data_dir: str | os.PathLike[str]) -> StreamSigner:
+        """The deployment's signer: ``<data dir>/keys/stream-signing.key``."""
+        return cls.open(Path(data_dir) / "keys" / "stream-signing.key")
+
+    def _mac(
+        self, file_id: uuid.UUID, user_id: str, expires_at: int, domain: bytes = _DOMAIN
+    ) -> bytes:
         message = b"\x00".join(
-            [_DOMAIN, str(file_id).encode(), user_id.encode(), str(expires_at).encode()]
+            [domain, str(file_id).encode(), user_id.encode(), str(expires_at).encode()]
         )
         return hmac.new(self._secret, message, hashlib.sha256).digest()
 
@@ -103,14 +111,35 @@ class StreamSigner:
         extra_query = urlencode({name: value for name, value in extra.items() if value is not None})
         return f"/remux/{file_id}?{query}" + (f"&{extra_query}" if extra_query else "")
 
-    def sign_stream(self, file_id: uuid.UUID, user_id: str, expires_at: int) -> str:
+    def sign_stream(
+        self, file_id: uuid.UUID, user_id: str, expires_at: int, domain: bytes = _DOMAIN
+    ) -> str:
         """The query string ``exp=…&uid=…&sig=…`` (no leading ``?``); ``expires_at`` is Unix
         seconds."""
         canonical_user = str(uuid.UUID(user_id))
-        signature = _b64(self._mac(file_id, canonical_user, int(expires_at)))
+        signature = _b64(self._mac(file_id, canonical_user, int(expires_at), domain))
         return urlencode({"exp": int(expires_at), "uid": canonical_user, "sig": signature})
 
-    def verify_stream(self, file_id: uuid.UUID, params: Mapping[str, str], now: float) -> str:
+    def sign_hls(self, session_id: uuid.UUID, user_id: str, expires_at: int) -> str:
+        """The query string for a transcode session's HLS playlists and segments: the same
+        scheme over the *session* id, under another domain, so it never opens a file."""
+        return self.sign_stream(session_id, user_id, expires_at, HLS_DOMAIN)
+
+    def hls_path(self, session_id: uuid.UUID, user_id: str, expires_at: int) -> str:
+        """``/hls/{session_id}/master.m3u8?exp=…&uid=…&sig=…``."""
+        return f"/hls/{session_id}/master.m3u8?{self.sign_hls(session_id, user_id, expires_at)}"
+
+    def verify_hls(self, session_id: uuid.UUID, params: Mapping[str, str], now: float) -> str:
+        """``verify_stream`` for an HLS signature."""
+        return self.verify_stream(session_id, params, now, HLS_DOMAIN)
+
+    def verify_stream(
+        self,
+        file_id: uuid.UUID,
+        params: Mapping[str, str],
+        now: float,
+        domain: bytes = _DOMAIN,
+    ) -> str:
         """The user id the URL was signed for; ``Forbidden`` when expired, tampered, signed for
         another file, or malformed."""
         expiry, user, signature = params.get("exp"), params.get("uid"), params.get("sig")
@@ -128,7 +157,7 @@ class StreamSigner:
             raise _refuse("malformed user")
         # Compare the canonical text, not decoded bytes: base64's unused trailing bits would
         # otherwise let several spellings of one signature pass.
-        expected = _b64(self._mac(file_id, canonical_user, int(expiry)))
+        expected = _b64(self._mac(file_id, canonical_user, int(expiry), domain))
         if not hmac.compare_digest(signature.encode("ascii"), expected.encode("ascii")):
             raise _refuse("bad signature")
         if now >= int(expiry):

@@ -1,43 +1,34 @@
-"""The scan service: queues scans and, where this process is a worker, runs them.
+"""The scan service: queues scans as jobs and holds what a worker needs to run them.
 
-``revenge serve`` runs a worker in-process by default; ``revenge worker`` processes on the same
-PostgreSQL take scans too. Scans wait in ``library_scans`` (see ``scan_queue``); a worker hears
-about new ones through ``LISTEN`` and also polls, so a missed notification only costs time.
-A worker that stops cleanly hands its running scans back to the queue, where the next worker
-resumes them; one that dies stops renewing its heartbeat and its scans are taken over.
+``start`` writes the scan's ``library_scans`` row (its visible status) and defers a
+``catalog:scan_library`` job (see ``scan_jobs``). Any worker on the same PostgreSQL runs it:
+``revenge serve``'s in-process worker by default, ``revenge worker`` processes, or this
+service's own scans-only worker (``start_worker``, for ``revenge scan``). The scanner and its
+probe processes live here, for the jobs this process runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
+from typing import Any
 
 import asyncpg
 import structlog
 
 from infra.bus import EventBus
 from infra.errors import NotFound
+from infra.jobs import JobQueue, stop_worker
 from infra.settings import Settings
 from media.analyze import Analysis, analyze_file
 from media.probe_pool import ProbePool
-from resolvers.catalog.scan_queue import (
-    CHANNEL,
-    claim_scan,
-    claimable_scans,
-    enqueue_scan,
-    heartbeat,
-    new_worker_id,
-    requeue_scans,
-)
-from resolvers.catalog.scanning import FINISHED, LibraryScanner, scan_event
+from resolvers.catalog.scan_jobs import SCAN_QUEUE, SCAN_TASK, scan_lock
+from resolvers.catalog.scan_queue import enqueue_scan
+from resolvers.catalog.scanning import FINISHED, LibraryScanner
 
 __all__ = ["ScanService"]
 
 log = structlog.get_logger("revenge.scan")
-
-POLL_INTERVAL_S = 5.0
-HEARTBEAT_INTERVAL_S = 10.0
 
 
 class ScanService:
@@ -45,6 +36,7 @@ class ScanService:
         self,
         pool: asyncpg.Pool,
         bus: EventBus,
+        jobs: JobQueue,
         *,
         probe_workers: int,
         probe_timeout_s: float,
@@ -52,31 +44,30 @@ class ScanService:
     ) -> None:
         self._pool = pool
         self._bus = bus
+        self._jobs = jobs
         self._probe_workers = probe_workers
         self._probe_timeout_s = probe_timeout_s
         self._probe_pool: ProbePool[Analysis] | None = None
-        self._scanner = LibraryScanner(pool, bus, self._probes)
-        self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._slots = max_concurrent_scans
-        self._worker_id = new_worker_id()
-        self._working = False
-        self._closing = False
-        self._wake = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self.scanner = LibraryScanner(pool, bus, self._probes)
 
     @classmethod
-    def from_settings(cls, pool: asyncpg.Pool, bus: EventBus, settings: Settings) -> ScanService:
+    def from_settings(
+        cls, pool: asyncpg.Pool, bus: EventBus, jobs: JobQueue, settings: Settings
+    ) -> ScanService:
         return cls(
             pool,
             bus,
+            jobs,
             probe_workers=settings.effective_probe_workers,
             probe_timeout_s=settings.probe_timeout_seconds,
+            max_concurrent_scans=settings.worker_concurrency,
         )
 
-    @property
-    def worker_id(self) -> str:
-        return self._worker_id
+    def job_context(self) -> dict[str, Any]:
+        """What scan jobs need from a worker's ``additional_context``."""
+        return {"pool": self._pool, "bus": self._bus, "scans": self}
 
     def _probes(self) -> ProbePool[Analysis]:
         if self._probe_pool is None:
@@ -88,23 +79,43 @@ class ScanService:
     # -- queueing ------------------------------------------------------------------------
 
     async def start(self, library_id: uuid.UUID, *, full: bool = False) -> uuid.UUID:
-        """Queue a scan of the library (or return the active one); a worker picks it up."""
+        """Queue a scan of the library (or return the active one); a worker runs it."""
         async with self._pool.acquire() as conn:
             queued = await enqueue_scan(conn, library_id, full=full)
         if queued is None:
             raise NotFound("library not found")
-        scan_id, _ = queued
-        if self._working:
-            await self._try_claim(scan_id)
+        scan_id, created = queued
+        lock = scan_lock(library_id)
+        # An active scan normally has its job; one that lost it (a failed defer, a scan queued
+        # before scans were jobs) gets one again. No queueing lock: a job handed back to the
+        # queue must never collide with a waiting twin; a rare twin (two starts racing) waits
+        # on the library's lock and finds its scan finished.
+        if created or not await self._jobs.has_unfinished(lock):
+            await self._jobs.defer(SCAN_TASK, queue=SCAN_QUEUE, lock=lock, scan_id=str(scan_id))
         return scan_id
+
+    async def requeue_orphans(self) -> list[uuid.UUID]:
+        """Give a job to each active scan that has none (queued before scans were jobs, or
+        its defer failed); the scans that got one. Run when a worker starts."""
+        rows = await self._pool.fetch(
+            "SELECT id, library_id FROM library_scans WHERE status IN ('queued', 'running') "
+            "ORDER BY created_at"
+        )
+        requeued: list[uuid.UUID] = []
+        for row in rows:
+            lock = scan_lock(row["library_id"])
+            if not await self._jobs.has_unfinished(lock):
+                await self._jobs.defer(
+                    SCAN_TASK, queue=SCAN_QUEUE, lock=lock, scan_id=str(row["id"])
+                )
+                requeued.append(row["id"])
+        if requeued:
+            log.info("scans without a job queued again", scans=[str(s) for s in requeued])
+        return requeued
 
     async def wait(self, scan_id: uuid.UUID) -> None:
         """Until the scan has finished, whichever worker runs it."""
         while True:
-            task = self._tasks.get(scan_id)
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(task)
             status = await self._pool.fetchval(
                 "SELECT status FROM library_scans WHERE id = $1", scan_id
             )
@@ -115,80 +126,21 @@ class ScanService:
     # -- working ---------------------------------------------------------------------------
 
     async def start_worker(self) -> None:
-        """Take queued (and orphaned) scans from now on, in the background."""
-        if self._working:
-            return
-        self._working = True
-        self._listener = await self._pool.acquire()
-        await self._listener.add_listener(CHANNEL, self._notified)
-        self._loop_task = asyncio.create_task(self._work(), name="scan worker")
-
-    def _notified(self, *_: object) -> None:
-        self._wake.set()
-
-    async def _work(self) -> None:
-        last_beat = 0.0
-        loop = asyncio.get_running_loop()
-        while not self._closing:
-            try:
-                if len(self._tasks) < self._slots:
-                    async with self._pool.acquire() as conn:
-                        candidates = await claimable_scans(conn)
-                    for scan_id in candidates:
-                        if len(self._tasks) >= self._slots:
-                            break
-                        await self._try_claim(scan_id)
-                if self._tasks and loop.time() - last_beat > HEARTBEAT_INTERVAL_S:
-                    async with self._pool.acquire() as conn:
-                        await heartbeat(conn, self._worker_id, list(self._tasks))
-                    last_beat = loop.time()
-            except (OSError, asyncpg.PostgresError) as error:
-                log.warning("scan worker could not reach the database", error=str(error))
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL_S)
-
-    async def _try_claim(self, scan_id: uuid.UUID) -> bool:
-        if self._closing or scan_id in self._tasks or len(self._tasks) >= self._slots:
-            return False
-        async with self._pool.acquire() as conn:
-            claim = await claim_scan(conn, scan_id, self._worker_id)
-        if claim is None:
-            return False
-        task = asyncio.create_task(
-            self._scanner.run(claim.scan_id, claim.library_id, claim.full),
-            name=f"scan {claim.scan_id}",
-        )
-        self._tasks[claim.scan_id] = task
-
-        def done(_: asyncio.Task[None]) -> None:
-            self._tasks.pop(claim.scan_id, None)
-            self._wake.set()
-
-        task.add_done_callback(done)
-        return True
+        """Run scan jobs in this process from now on (a worker on the scans queue only)."""
+        if self._worker is None:
+            self._worker = self._jobs.start_worker(
+                concurrency=self._slots,
+                queues=[SCAN_QUEUE],
+                additional_context=self.job_context(),
+                name="scans",
+            )
 
     async def close(self) -> None:
-        """Stop working: running scans go back to the queue for the next worker to resume."""
-        self._closing = True
-        self._wake.set()
-        if self._loop_task is not None:
-            await asyncio.gather(self._loop_task, return_exceptions=True)
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.remove_listener(CHANNEL, self._notified)
-            await self._pool.release(self._listener)
-            self._listener = None
-        tasks = dict(self._tasks)
-        for task in tasks.values():
-            task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
-        if tasks:
-            async with self._pool.acquire() as conn:
-                rows = await requeue_scans(conn, self._worker_id, list(tasks))
-            for row in rows:
-                await self._bus.publish(f"library_scan:{row['library_id']}", scan_event(row))
+        """Stop this service's worker (running scans go back to the queue for the next worker
+        to resume) and the probe processes."""
+        if self._worker is not None:
+            await stop_worker(self._worker)
+            self._worker = None
         if self._probe_pool is not None:
             await self._probe_pool.close()
             self._probe_pool = None
-        self._working = False

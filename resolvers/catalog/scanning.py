@@ -6,8 +6,8 @@ that vanished is marked missing, never deleted, and only when its root walked cl
 unplugged disk does not empty a library). Files land in batches, one transaction each, so a
 scan killed half way keeps what it wrote and the next scan carries on from there.
 
-Scans run as tasks of the process that started them; progress goes to the ``library_scans``
-row and to the bus topic ``library_scan:<library id>``.
+Scans run as jobs on the job queue (``scan_jobs``), on whichever worker takes them; progress goes
+to the ``library_scans`` row and to the bus topic ``library_scan:<library id>``.
 """
 
 from __future__ import annotations

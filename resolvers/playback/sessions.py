@@ -20,6 +20,7 @@ from infra.bus import EventBus
 from infra.errors import BadUserInput
 from infra.signing import DEFAULT_STREAM_URL_LIFETIME_SECONDS, StreamSigner
 from loaders.visibility import visibility_conditions
+from media.hls.variants import Variant
 from media.playback import (
     Decision,
     DeviceProfile,
@@ -33,7 +34,9 @@ from media.playback import (
 from media.remux import mp4_copy_problem
 from media.subtitles import is_text_subtitle
 from resolvers.catalog.subtitle_files import subtitle_path
+from resolvers.catalog.trickplay import trickplay_info
 from resolvers.playback.devices import check_device_id, stored_profile
+from resolvers.playback.hls_sessions import HlsPlan, Transcoding, open_transcode, plan_hls, prestart
 from resolvers.playback.leases import (
     StreamLimits,
     limit_problem,
@@ -91,6 +94,9 @@ class StartedSession:
     subtitles: tuple[SubtitleTrack, ...] = ()
     heartbeat_interval_ms: int = StreamLimits().heartbeat_interval_ms
     replaced_session_ids: tuple[uuid.UUID, ...] = ()
+    encoder: str | None = None  # the video encoder of a transcode ("libx264", "h264_nvenc")
+    trickplay_url: str | None = None  # the file's seek thumbnails (WebVTT index), when made
+    variants: tuple[Variant, ...] = ()  # an HLS session's ladder, best first
 
 
 class _Refused(Exception):
@@ -162,7 +168,7 @@ async def _choose_profile(
         return PlaybackProblem("UNKNOWN_PROFILE", str(error.args[0]))
 
 
-def _stream_path(
+def _delivery(
     signer: StreamSigner,
     viewer: Viewer,
     file: asyncpg.Record,
@@ -170,25 +176,21 @@ def _stream_path(
     decision: Decision,
     expires: int,
     start_position_ms: int,
-) -> str | PlaybackProblem:
-    """Where the client fetches the bytes: the file itself, or its remux into fragmented MP4
-    (``/remux/{fileId}``, a non-seekable stream that starts at the resume position)."""
+) -> str | None:
+    """Where the client fetches the bytes when no encoder is involved: the file itself, or its
+    remux into fragmented MP4 (``/remux/{fileId}``, a non-seekable stream that starts at the
+    resume position). None: the session is served as HLS."""
     if decision.method is PlaybackMethod.DIRECT_PLAY:
         return signer.stream_path(file["id"], str(viewer.user_id), expires)
-    reasons = ", ".join(reason.name for reason in decision.reasons)
-    unavailable = PlaybackProblem(
-        "TRANSCODING_UNAVAILABLE",
-        f"{decision.method.name} is needed ({reasons}) and this server cannot serve it yet",
-    )
     if decision.method is not PlaybackMethod.REMUX or decision.target_container != "mp4":
-        return unavailable
+        return None
     audio = next((a for a in facts.audio if a.index == decision.audio_stream), None)
     copy_problem = mp4_copy_problem(
         facts.video.codec if facts.video is not None else None,
         audio.codec if audio is not None else None,
     )
     if copy_problem is not None:
-        return PlaybackProblem(unavailable.code, f"{unavailable.message}: {copy_problem}")
+        return None
     return signer.remux_path(
         file["id"],
         str(viewer.user_id),
@@ -214,6 +216,7 @@ async def start_playback(
     audio_stream: int | None = None,
     subtitle_stream: int | None = None,
     start_position_ms: int | None = None,
+    transcoding: Transcoding | None = None,
     now: float | None = None,
 ) -> StartedSession | PlaybackProblem:
     """Decide how the caller's device plays the item and open a session for it.
@@ -261,9 +264,19 @@ async def start_playback(
             item_id,
         )
         start_position_ms = int(resume or 0)
-    stream_path = _stream_path(signer, viewer, file, facts, decision, expires, start_position_ms)
-    if isinstance(stream_path, PlaybackProblem):
-        return stream_path
+    stream_path = _delivery(signer, viewer, file, facts, decision, expires, start_position_ms)
+    hls: HlsPlan | None = None
+    if stream_path is None:
+        reasons = ", ".join(reason.name for reason in decision.reasons) or "none"
+        if transcoding is None:
+            return PlaybackProblem(
+                "TRANSCODING_UNAVAILABLE",
+                f"{decision.method.name} is needed ({reasons}) and no transcoder runs here",
+            )
+        planned = await plan_hls(file, facts, profile, decision, transcoding)
+        if isinstance(planned, str):
+            return PlaybackProblem("TRANSCODING_UNAVAILABLE", planned)
+        hls = planned
     row = _NewSession(
         item_id=item_id,
         file_id=file["id"],
@@ -275,9 +288,16 @@ async def start_playback(
         subtitle_stream=decision.subtitle_stream,
     )
     try:
-        session_id, replaced = await _open_session(pool, viewer, row, limits)
+        session_id, replaced = await _open_session(pool, viewer, row, limits, hls)
     except _Refused as refused:
         return PlaybackProblem("STREAM_LIMIT_REACHED", str(refused))
+    if hls is not None:
+        assert transcoding is not None
+        stream_path = signer.hls_path(session_id, str(viewer.user_id), expires)
+        if hls.uses_encoder or len(hls.variants) == 1:
+            await prestart(pool, transcoding, session_id, hls, start_position_ms)
+    assert stream_path is not None
+    trickplay = await trickplay_info(pool, file["id"])
     await publish_stopped(bus, TOPIC, replaced, "replaced")
     await bus.publish(TOPIC, _event("started", viewer, session_id, item_id, start_position_ms))
     return StartedSession(
@@ -292,6 +312,14 @@ async def start_playback(
         subtitles=tuple(_subtitle_tracks(streams, signer, file["id"], viewer.user_id, expires)),
         heartbeat_interval_ms=limits.heartbeat_interval_ms,
         replaced_session_ids=tuple(row["id"] for row in replaced),
+        encoder=hls.encoder.name if hls is not None and hls.uses_encoder else None,
+        trickplay_url=(
+            f"/trickplay/{file['id']}/index.vtt?"
+            + signer.sign_stream(file["id"], str(viewer.user_id), expires)
+            if trickplay is not None
+            else None
+        ),
+        variants=hls.variants if hls is not None else (),
     )
 
 
@@ -308,7 +336,11 @@ class _NewSession:
 
 
 async def _open_session(
-    pool: asyncpg.Pool, viewer: Viewer, new: _NewSession, limits: StreamLimits
+    pool: asyncpg.Pool,
+    viewer: Viewer,
+    new: _NewSession,
+    limits: StreamLimits,
+    hls: HlsPlan | None = None,
 ) -> tuple[uuid.UUID, list[asyncpg.Record]]:
     """One transaction: the device's older session ends, the limits are checked, the row is
     written; ``_Refused`` rolls all of it back."""
@@ -335,6 +367,8 @@ async def _open_session(
             new.audio_stream,
             new.subtitle_stream,
         )
+        if hls is not None:
+            await open_transcode(conn, session_id, new.file_id, hls)
     return session_id, replaced
 
 

@@ -59,6 +59,7 @@ def _session(started: StartedSession) -> PlaybackSession:
             target_container=decision.target_container,
             transcode_video=decision.transcode_video,
             transcode_audio=decision.transcode_audio,
+            encoder=started.encoder,
             audio_stream=decision.audio_stream,
             subtitle_stream=decision.subtitle_stream,
             subtitle_delivery=SubtitleDelivery(decision.subtitle_delivery.name),
@@ -67,6 +68,7 @@ def _session(started: StartedSession) -> PlaybackSession:
         expires_at=started.expires_at,
         heartbeat_interval_ms=started.heartbeat_interval_ms,
         subtitles=[SubtitleTrack(**asdict(track)) for track in started.subtitles],
+        trickplay_url=started.trickplay_url,
     )
 
 
@@ -115,6 +117,7 @@ class Mutation:
             audio_stream=audio_stream,
             subtitle_stream=subtitle_stream,
             start_position_ms=start_position_ms,
+            transcoding=info.context.services.get("transcoding"),
         )
         if isinstance(result, StartedSession):
             return _session(result)

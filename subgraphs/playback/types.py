@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -23,6 +24,8 @@ __all__ = [
     "PlaybackSession",
     "StoredDeviceProfile",
     "SubtitleTrack",
+    "TranscodeProgress",
+    "TranscodeStatus",
     "UserData",
 ]
 
@@ -87,6 +90,9 @@ class MediaItem:
 class PlaybackDecision:
     method: PlaybackMethod
     reasons: list[str]
+    encoder: str | None = strawberry.field(
+        description="The video encoder of a transcode (libx264, h264_nvenc, …); null otherwise."
+    )
     target_container: str | None = strawberry.field(
         description="The container the client receives (HLS segments: mp4 or mpegts)."
     )
@@ -128,6 +134,10 @@ class PlaybackSession:
         description="Report progress at least this often, or the session's lease lapses."
     )
     subtitles: list[SubtitleTrack]
+    trickplay_url: str | None = strawberry.field(
+        description="Seek thumbnails: a WebVTT index of sprite-sheet tiles, signed like the "
+        "stream; null until the background job has made them."
+    )
 
 
 @strawberry.type(description="A session that plays now (its lease is valid).")
@@ -251,3 +261,43 @@ class PlaybackProgress:
 @strawberry.type
 class StopPlaybackPayload:
     session_id: strawberry.ID
+
+
+@strawberry.enum
+class TranscodeStatus(Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@strawberry.type(description="Where one variant's encoder stands.")
+class TranscodeProgress:
+    session_id: strawberry.ID
+    variant: str
+    status: TranscodeStatus
+    segment: int
+    segments_ready: int
+    segment_count: int
+    frames: int
+    speed: float | None
+    encoder: str
+    failure_code: str | None
+    failure_message: str | None
+
+    @classmethod
+    def from_event(cls, event: Any) -> TranscodeProgress:
+        return cls(
+            session_id=strawberry.ID(event["sessionId"]),
+            variant=event["variant"],
+            status=TranscodeStatus(event["status"]),
+            segment=event["segment"] or 0,
+            segments_ready=event["segmentsReady"],
+            segment_count=event["segmentCount"],
+            frames=event["frames"],
+            speed=event["speed"],
+            encoder=event["encoder"],
+            failure_code=event.get("failureCode"),
+            failure_message=event.get("failureMessage"),
+        )

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from infra.bus import InProcessBus
+from infra.jobs import JobQueue
 from resolvers.catalog.scan_service import ScanService
 from tests.support.media_files import (
     make_audio,
@@ -39,9 +40,11 @@ NFO = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 @pytest.fixture
-async def scans(pool: asyncpg.Pool) -> AsyncIterator[tuple[ScanService, InProcessBus]]:
+async def scans(
+    pool: asyncpg.Pool, jobs: JobQueue
+) -> AsyncIterator[tuple[ScanService, InProcessBus]]:
     bus = InProcessBus()
-    service = ScanService(pool, bus, probe_workers=2, probe_timeout_s=20)
+    service = ScanService(pool, bus, jobs, probe_workers=2, probe_timeout_s=20)
     await service.start_worker()
     yield service, bus
     await service.close()
@@ -345,14 +348,14 @@ async def test_progress_is_published_on_the_bus_until_done(
 
 
 async def test_a_scan_cut_off_half_way_is_resumed_by_the_next_process(
-    pool: asyncpg.Pool, tmp_path: Path
+    pool: asyncpg.Pool, jobs: JobQueue, tmp_path: Path
 ) -> None:
     root = tmp_path / "movies"
     root.mkdir()
     for n in range(80):
         make_video(root / f"Film {n:03d} ({1950 + n}).mkv", seconds=0.2, audio=None)
     library_id = await make_library(pool, "movies", root)
-    first = ScanService(pool, InProcessBus(), probe_workers=1, probe_timeout_s=20)
+    first = ScanService(pool, InProcessBus(), jobs, probe_workers=1, probe_timeout_s=20)
     await first.start_worker()
     scan_id = await first.start(library_id)
     # Batches commit as they go: stop the process as soon as the first one is stored.
@@ -364,7 +367,7 @@ async def test_a_scan_cut_off_half_way_is_resumed_by_the_next_process(
     stored = await pool.fetchval("SELECT count(*) FROM media_files")
     assert 0 < stored < 80
 
-    second = ScanService(pool, InProcessBus(), probe_workers=2, probe_timeout_s=20)
+    second = ScanService(pool, InProcessBus(), jobs, probe_workers=2, probe_timeout_s=20)
     await second.start_worker()
     try:
         result = await scan(second, library_id)

@@ -303,3 +303,28 @@ async def test_stop_ends_the_session(
     assert stopped.data["stopPlayback"] == {"sessionId": session}
     assert error_codes(late) == ["BAD_USER_INPUT"]
     assert [e["type"] for e in events] == ["playback.stopped"]
+
+
+async def test_a_session_names_the_files_seek_thumbnails_once_they_exist(
+    pool: asyncpg.Pool, execute: Execute, signer: StreamSigner, viewer: Any
+) -> None:
+    item_id, file_id = await _movie(pool)
+    query = (
+        "mutation($i: ID!) { startPlayback(itemId: $i) { ... on PlaybackSession "
+        "{ trickplayUrl } } }"
+    )
+    before = await execute(query, i=str(item_id))
+    await pool.execute(
+        "INSERT INTO trickplay (file_id, interval_ms, width, height, columns, rows, sheet_count, "
+        "thumbnail_count, source_size, source_mtime_ns) VALUES ($1, 10000, 320, 180, 10, 10, 1, "
+        "42, 1000, 0)",
+        file_id,
+    )
+
+    after = await execute(query, i=str(item_id))
+
+    assert before.data["startPlayback"]["trickplayUrl"] is None
+    url = urlsplit(after.data["startPlayback"]["trickplayUrl"])
+    assert url.path == f"/trickplay/{file_id}/index.vtt"
+    params = dict(parse_qsl(url.query))
+    assert signer.verify_stream(file_id, params, time.time()) == str(viewer.user_id)

@@ -1,0 +1,234 @@
+"""Run ``transcode_segments`` in a child process, driven from the gateway's event loop.
+
+Encoding is CPU-bound and holds the GIL for long stretches, so the event loop only starts a
+child (``python -m media.hls.process``), reads its JSON-line reports from a pipe, and signals it.
+asyncio's subprocess transport reaps the child, so no zombie is left; ``stop()`` sends SIGTERM
+(the child finishes the packet in hand, removes its temporary file and exits), then SIGKILL
+after a grace period, then removes whatever temporary file a killed child left.
+
+The child must never outlive the server that wanted its segments: it asks Linux for SIGKILL when
+its parent dies (``PR_SET_PDEATHSIG``), checks it was not orphaned before that took effect, and
+runs a watchdog thread that exits as soon as ``getppid()`` changes. It lowers its own priority
+(``nice 5``) so the gateway stays responsive while it encodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import glob
+import json
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from media.hls.transcode import TranscodeError, TranscodeProgress, transcode_segments
+from media.hls.variants import SegmentPlan, Variant
+
+__all__ = ["TranscodeJob", "TranscodeProcess", "TranscodeResult"]
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+_PR_SET_PDEATHSIG = 1
+_WATCHDOG_SECONDS = 0.5
+_NICENESS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class TranscodeJob:
+    """Everything a child needs, picklable: the arguments of ``transcode_segments``."""
+
+    source: str
+    out_dir: str
+    variant: Variant
+    plan: SegmentPlan
+    start_segment: int = 0
+    end_segment: int | None = None
+    audio_stream_index: int | None = None
+    encoder_name: str = "libx264"
+    encoder_options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscodeResult:
+    """How a child ended: ``status`` is "done", "stopped" or "failed"; ``error_code`` is a
+    ``TranscodeError`` code, or "CHILD_DIED" when it exited without a report (killed)."""
+
+    status: str
+    returncode: int
+    segments_ready: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class TranscodeProcess:
+    """One transcode child: ``await start()``, then ``progress()``/``wait()``/``stop()``."""
+
+    def __init__(
+        self, job: TranscodeJob, on_progress: Callable[[TranscodeProgress], None] | None = None
+    ) -> None:
+        self.job = job
+        self.on_progress = on_progress
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._queue: asyncio.Queue[TranscodeProgress | None] = asyncio.Queue()
+        self._report: dict[str, Any] | None = None
+        self._segments_ready = 0
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.returncode
+
+    async def start(self) -> None:
+        """Start the child and hand it the job; returns as soon as it runs."""
+        environment = dict(os.environ)
+        environment["PYTHONPATH"] = os.pathsep.join(
+            p for p in (_ROOT, environment.get("PYTHONPATH")) if p
+        )
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "media.hls.process",
+            str(os.getpid()),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=environment,
+        )
+        assert self._process.stdin is not None
+        self._process.stdin.write(pickle.dumps(self.job))
+        self._process.stdin.close()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        try:
+            async for line in self._process.stdout:
+                message = json.loads(line)
+                if message.pop("type") == "progress":
+                    progress = TranscodeProgress(**message)
+                    self._segments_ready = progress.segments_ready
+                    self._queue.put_nowait(progress)
+                    if self.on_progress is not None:
+                        self.on_progress(progress)
+                else:
+                    self._report = message
+        finally:
+            self._queue.put_nowait(None)
+
+    async def progress(self) -> AsyncIterator[TranscodeProgress]:
+        """Progress reports as they arrive, ending when the child closes its pipe."""
+        while (item := await self._queue.get()) is not None:
+            yield item
+        self._queue.put_nowait(None)  # a second iterator ends too
+
+    async def wait(self) -> TranscodeResult:
+        """Wait for the child to exit and reap it; never raises for a child's failure."""
+        assert self._process is not None and self._reader is not None
+        await self._reader
+        returncode = await self._process.wait()
+        report = self._report or {}
+        status = report.get("status", "failed")
+        return TranscodeResult(
+            status=status,
+            returncode=returncode,
+            segments_ready=report.get("segments_ready", self._segments_ready),
+            error_code=report.get("code", None if report else "CHILD_DIED"),
+            error_message=report.get("message"),
+        )
+
+    async def stop(self, grace: float = 2.0) -> TranscodeResult:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; removes temporary files it left."""
+        assert self._process is not None
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.terminate()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._process.wait()), grace)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self._process.kill()
+        result = await self.wait()
+        pattern = os.path.join(glob.escape(self.job.out_dir), f".seg_*.ts.{self._process.pid}.tmp")
+        for leftover in glob.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+        return result
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGKILL on the parent's death (Linux), and a watchdog for the rest and for races."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)  # the parent died before the request took effect
+
+    def watch() -> None:
+        while True:
+            threading.Event().wait(_WATCHDOG_SECONDS)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _send(channel: TextIO, message: dict[str, Any]) -> None:
+    channel.write(json.dumps(message) + "\n")
+    channel.flush()
+
+
+def main(argv: list[str]) -> int:
+    """The child: read the pickled job from stdin, report on the original stdout."""
+    _die_with_parent(int(argv[0]))
+    os.nice(_NICENESS)
+    channel = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # stray prints go to stderr, never into the report pipe
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda number, frame: stop.set())
+    job: TranscodeJob = pickle.load(sys.stdin.buffer)
+    ready = 0
+
+    def report(progress: TranscodeProgress) -> None:
+        nonlocal ready
+        ready = progress.segments_ready
+        _send(channel, {"type": "progress", **asdict(progress)})
+
+    try:
+        transcode_segments(
+            job.source,
+            job.out_dir,
+            job.variant,
+            job.plan,
+            start_segment=job.start_segment,
+            end_segment=job.end_segment,
+            audio_stream_index=job.audio_stream_index,
+            encoder_name=job.encoder_name,
+            encoder_options=job.encoder_options,
+            on_progress=report,
+            should_stop=stop.is_set,
+        )
+    except TranscodeError as error:
+        failure = {"code": error.code, "message": error.message}
+        _send(channel, {"type": "result", "status": "failed", "segments_ready": ready, **failure})
+        return 1
+    except Exception as error:  # reported, not swallowed: the parent logs it
+        failure = {"code": "INTERNAL", "message": f"{type(error).__name__}: {error}"}
+        _send(channel, {"type": "result", "status": "failed", "segments_ready": ready, **failure})
+        return 1
+    status = "stopped" if stop.is_set() else "done"
+    _send(channel, {"type": "result", "status": status, "segments_ready": ready})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS transcode_encoders;
+DROP TABLE IF EXISTS transcode_sessions;
