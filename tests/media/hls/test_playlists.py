@@ -183,7 +183,6 @@ def test_subtitle_playlist_is_one_segment_holding_the_whole_file():
 
 
 def test_the_m3u8_package_reads_the_playlists_as_written():
-    m3u8 = pytest.importorskip("m3u8")
     master = m3u8.loads(master_playlist([V720, V360], query="t=1", subtitles=[ENGLISH, FORCED]))
     media = m3u8.loads(variant_playlist(SegmentPlan((0.0, 6.0), (6.0, 1.5)), query="t=1"))
 
