@@ -2,6 +2,7 @@
 
 import re
 
+import m3u8
 import pytest
 
 from media.hls.playlists import (
