@@ -161,3 +161,39 @@ async def test_a_corrupt_source_fails_with_a_code(
         assert answer.json()["code"] == "TRANSCODE_FAILED"
         again = await client.get(f"{base}/{variant}/seg_00001.ts?{query}")
         assert again.status_code == 422, again.text
+
+
+async def test_only_the_audio_is_transcoded_when_the_video_fits(
+    app: Running, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    movies = tmp_path / "movies"
+    movies.mkdir()
+    make_video(movies / "Dolby (2005).mkv", seconds=14, width=320, height=240, audio="ac3")
+    async with httpx.AsyncClient(base_url=app.url, timeout=60) as client:
+        ask = asker(client, await scanned_viewer(client, pool, movies))
+        [item] = (await ask("{ items(kinds: [MOVIE]) { nodes { id } } }"))["items"]["nodes"]
+
+        session = (await ask(START, {"id": item["id"]}))["startPlayback"]
+
+        assert session["decision"]["method"] == "TRANSCODE"
+        assert session["decision"]["reasons"] == [
+            "CONTAINER_UNSUPPORTED",
+            "AUDIO_CODEC_UNSUPPORTED",
+        ]
+        assert session["decision"]["encoder"] is None  # no video encoder: the video is copied
+        master = (await client.get(session["streamUrl"])).text
+        [variant] = _lines(master)
+        assert variant.startswith("source/index.m3u8?")
+        assert 'CODECS="avc1.' in master and "mp4a.40.2" in master
+        base = session["streamUrl"].rsplit("/", 1)[0]
+        playlist = (await client.get(f"{base}/{variant}")).text
+        frames_total = 0
+        for uri in _lines(playlist):
+            response = await client.get(f"{base}/source/{uri}")
+            assert response.status_code == 200, response.text
+            first_video, first_audio, _, frames = await asyncio.to_thread(
+                _segment_facts, response.content
+            )
+            assert abs(first_video - first_audio) <= 0.1
+            frames_total += frames
+        assert frames_total == 14 * 24  # every source frame, copied
