@@ -45,7 +45,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from _support import ROOT, bench_database, figure, median, percentile, run_like_serve, serve
+from _support import ROOT, bench_database_and_url, figure, median, percentile, run_like_serve, serve
 from catalog_page import FILES, GENRES, GRID_QUERY, IMAGES, PEOPLE, STREAMS
 
 from infra.authz.ratings import max_rank, rating_rank
@@ -335,7 +335,7 @@ async def time_requests(
 
 async def run(args: argparse.Namespace) -> None:
     t = time.perf_counter()
-    async with bench_database() as pool:
+    async with bench_database_and_url() as (pool, url):
         library = await build_library(pool, args.movies)
         library_id = str(library)
         api_key = await admin_api_key(pool)
@@ -353,7 +353,7 @@ async def run(args: argparse.Namespace) -> None:
                 allow_unrated,
             )
             expected[principal] = (visible, None if visible == args.movies else limit)
-        database = Database(pool=pool, url="bench")
+        database = Database(pool=pool, url=url)
         with tempfile.TemporaryDirectory(prefix="revenge-bench-data-") as data_dir:
             settings = load_settings({"REVENGE_LOG_LEVEL": "warning", "REVENGE_DATA_DIR": data_dir})
             listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 import httpx
-from _support import ROOT, bench_database, figure, median, percentile, run_like_serve, serve
+from _support import ROOT, bench_database_and_url, figure, median, percentile, run_like_serve, serve
 
 from infra.database import Database
 from infra.settings import load_settings
@@ -160,11 +160,11 @@ async def run(args: argparse.Namespace) -> None:
     counts: dict[int, int] = {}
     p50s: dict[int, float] = {}
     t = time.perf_counter()
-    async with bench_database() as pool:
+    async with bench_database_and_url() as (pool, url):
         library_id = str(await insert_movie_library(pool, args.movies))
         API_KEY[0] = await admin_api_key(pool)
         await pool.execute("ANALYZE")
-        database = Database(pool=pool, url="bench")
+        database = Database(pool=pool, url=url)
         with tempfile.TemporaryDirectory(prefix="revenge-bench-data-") as data_dir:
             settings = load_settings({"REVENGE_LOG_LEVEL": "warning", "REVENGE_DATA_DIR": data_dir})
             listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

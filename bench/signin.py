@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 import httpx
-from _support import ROOT, bench_database, figure, median, percentile, run_like_serve, serve
+from _support import ROOT, bench_database_and_url, figure, median, percentile, run_like_serve, serve
 
 from infra.database import Database
 from infra.passwords import DEFAULT_HASHER, hash_password, verify_password
@@ -142,10 +142,10 @@ def bare_verify_ms(password_hash: str) -> list[float]:
 async def run(args: argparse.Namespace) -> None:
     hasher = DEFAULT_HASHER
     t = time.perf_counter()
-    async with bench_database() as pool:
+    async with bench_database_and_url() as (pool, url):
         async with pool.acquire() as conn:
             await create_user(conn, USER_NAME, PASSWORD, ("user",))
-        database = Database(pool=pool, url="bench")
+        database = Database(pool=pool, url=url)
         password_hash = hash_password(PASSWORD)
         verify_times = bare_verify_ms(password_hash)
         with tempfile.TemporaryDirectory(prefix="revenge-bench-data-") as data_dir:

@@ -53,6 +53,7 @@ class TranscodeJob:
     audio_stream_index: int | None = None
     encoder_name: str = "libx264"
     encoder_options: dict[str, str] = field(default_factory=dict)
+    burn_subtitle_index: int | None = None  # a bitmap subtitle stream to paint into the video
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +217,7 @@ def main(argv: list[str]) -> int:
             encoder_options=job.encoder_options,
             on_progress=report,
             should_stop=stop.is_set,
+            burn_subtitle_index=job.burn_subtitle_index,
         )
     except TranscodeError as error:
         failure = {"code": error.code, "message": error.message}

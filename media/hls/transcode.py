@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import av
 from av.container import InputContainer, OutputContainer
@@ -29,6 +29,9 @@ from av.stream import Disposition
 from av.video.frame import PictureType
 
 from media.hls.variants import SegmentPlan, Variant
+
+if TYPE_CHECKING:
+    from media.hls.burn_in import SubtitleOverlay
 
 __all__ = ["OFFSET_SECONDS", "TranscodeError", "TranscodeProgress", "transcode_segments"]
 
@@ -142,21 +145,31 @@ def transcode_segments(
     encoder_options: dict[str, str] | None = None,
     on_progress: Callable[[TranscodeProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    burn_subtitle_index: int | None = None,
 ) -> None:
     """Write ``seg_{n:05d}.ts`` for n in [start_segment, end_segment) (default: to the plan's end).
 
     Returns when done or when ``should_stop()`` turns true (checked per packet, temporary files
-    removed); raises ``TranscodeError`` when the source cannot be read or decoded."""
+    removed); raises ``TranscodeError`` when the source cannot be read or decoded.
+    ``burn_subtitle_index`` paints that bitmap subtitle stream into the picture (``burn_in``)."""
     end = plan.count if end_segment is None else min(end_segment, plan.count)
     if not 0 <= start_segment < end:
         raise ValueError(f"no segments [{start_segment}, {end}) in a {plan.count}-segment plan")
+    if burn_subtitle_index is not None and variant.copy_video:
+        raise ValueError("burning subtitles in needs a transcoded video, not a copied one")
     run = _Run(source, variant, plan, (start_segment, end), audio_stream_index)
     try:
+        if burn_subtitle_index is not None:  # imported here: burn_in imports TranscodeError
+            from media.hls.burn_in import SubtitleOverlay
+
+            run.overlay = SubtitleOverlay(source, burn_subtitle_index)
         run.open_encoders(encoder_name, encoder_options or {})
         run.go(out_dir, on_progress, should_stop or (lambda: False))
     finally:
         run.container.close()
         run.holder.close()
+        if run.overlay is not None:
+            run.overlay.close()
 
 
 class _Run:
@@ -190,6 +203,7 @@ class _Run:
         halve = wanted and source_rate and wanted * 1.25 < source_rate
         self.halve = Fraction(wanted).limit_denominator(1001) if wanted and halve else None
         self.holder: OutputContainer = av.open(io.BytesIO(), "w", "mpegts", _MUXER_OPTIONS)
+        self.overlay: SubtitleOverlay | None = None
 
     def open_encoders(self, name: str, options: dict[str, str]) -> None:
         """Encoders live in a throwaway in-memory muxer so their opened parameters (AAC extradata
@@ -237,6 +251,8 @@ class _Run:
         if self.first > 0:  # to the keyframe at or before the first segment's start
             target = (self.boundaries[self.first] - OFFSET_TICKS + self.origin) / CLOCK
             self.container.seek(round(target / self.video_in.time_base), stream=self.video_in)
+            if self.overlay is not None:
+                self.overlay.seek(target)
         try:
             for packet in self.container.demux([s for s in (self.video_in, self.audio_in) if s]):
                 if should_stop():
@@ -281,6 +297,8 @@ class _Run:
             if slot == self.last_slot:
                 continue  # a frame dropped to halve the rate (or a duplicate timestamp)
             self.last_slot = slot
+            if self.overlay is not None:  # on the source-size picture: caption positions fit
+                frame = self.overlay.apply(frame, float(frame.pts * packet.time_base))
             picture = frame.reformat(self.variant.width, self.variant.height, "yuv420p")
             picture.pts, picture.time_base = ticks, Fraction(1, CLOCK)
             segment = self.segments.segment_of(ticks)

@@ -47,6 +47,7 @@ class HlsPlan:
     plan: SegmentPlan
     audio_stream: int | None
     encoder: EncoderChoice
+    burn_subtitle_stream: int | None = None  # an image subtitle drawn into the video
 
     @property
     def uses_encoder(self) -> bool:
@@ -84,6 +85,7 @@ async def plan_hls(
         plan=plan,
         audio_stream=decision.audio_stream,
         encoder=transcoding.encoder,
+        burn_subtitle_stream=decision.subtitle_stream if decision.burn_in_subtitle else None,
     )
 
 
@@ -98,6 +100,7 @@ async def open_transcode(
         hls.plan,
         hls.audio_stream,
         (hls.encoder.name, hls.encoder.kind, dict(hls.encoder.options)),
+        hls.burn_subtitle_stream,
     )
 
 

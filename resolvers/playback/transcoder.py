@@ -101,6 +101,7 @@ class Transcoder:
         self.lease_seconds = lease_seconds
         self._slots = asyncio.Semaphore(max_concurrent)
         self._runs: dict[tuple[uuid.UUID, str], _Run] = {}
+        self._stopping: set[asyncio.Task[Any]] = set()
 
     @property
     def worker_id(self) -> str:
@@ -205,16 +206,28 @@ class Transcoder:
             audio_stream_index=run.session.audio_stream,
             encoder_name=run.session.encoder,
             encoder_options=run.session.encoder_options,
+            burn_subtitle_index=run.session.burn_subtitle_stream,
         )
         run.start_segment, run.end_segment, run.segment = segment, end, segment
         run.finished = False
 
         def on_progress(progress: TranscodeProgress) -> None:
+            if run.process is not process:
+                return  # a replaced encoder finishing its last packets
             run.segment, run.frames, run.speed = progress.segment, progress.frames, progress.speed
             run.changed.set()
 
-        run.process = TranscodeProcess(job, on_progress)
-        await run.process.start()
+        process = TranscodeProcess(job, on_progress)
+        run.process = process
+        await process.start()
+        log.info(
+            "encoder started",
+            session_id=str(run.session.session_id),
+            variant=run.variant,
+            segment=segment,
+            end=end,
+            pid=process.pid,
+        )
         run.changed.set()
 
     async def _follow(self, run: _Run) -> None:
@@ -304,8 +317,13 @@ class Transcoder:
             if not self._upcoming(run, index):
                 async with run.lock:
                     if not path.exists() and not self._upcoming(run, index):
-                        await self._stop_process(run)
+                        # The new encoder starts first; the old one stops in the background
+                        # (a SIGTERM and a reap), so the seek does not wait for it.
+                        previous, run.process = run.process, None
                         await self._start(run, index)
+                        if previous is not None:
+                            self._stopping.add(asyncio.create_task(previous.stop()))
+                            self._stopping = {t for t in self._stopping if not t.done()}
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise SegmentUnavailable("TIMEOUT", "the segment was not ready in time")
@@ -334,3 +352,4 @@ class Transcoder:
         """Stop every encoder (the jobs see their runs end)."""
         for run in list(self._runs.values()):
             await self._stop_process(run)
+        await asyncio.gather(*self._stopping, return_exceptions=True)

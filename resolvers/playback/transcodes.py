@@ -52,6 +52,7 @@ class TranscodeSession:
     encoder_kind: str
     encoder_options: dict[str, str]
     is_stopped: bool
+    burn_subtitle_stream: int | None = None
 
     def variant(self, name: str) -> Variant | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -84,12 +85,13 @@ async def create_transcode(
     plan: SegmentPlan,
     audio_stream: int | None,
     encoder: tuple[str, str, dict[str, str]],
+    burn_subtitle_stream: int | None = None,
 ) -> None:
     name, kind, options = encoder
     await conn.execute(
         "INSERT INTO transcode_sessions (session_id, file_id, variants, segment_starts, "
-        "segment_durations, audio_stream, encoder, encoder_kind, encoder_options) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "segment_durations, audio_stream, encoder, encoder_kind, encoder_options, "
+        "burn_subtitle_stream) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         session_id,
         file_id,
         [asdict(variant) for variant in variants],
@@ -99,6 +101,7 @@ async def create_transcode(
         name,
         kind,
         options,
+        burn_subtitle_stream,
     )
 
 
@@ -125,6 +128,7 @@ async def transcode_session(pool: asyncpg.Pool, session_id: uuid.UUID) -> Transc
         encoder_kind=row["encoder_kind"],
         encoder_options=dict(row["encoder_options"]),
         is_stopped=row["stopped_at"] is not None,
+        burn_subtitle_stream=row["burn_subtitle_stream"],
     )
 
 

@@ -14,10 +14,11 @@ import asyncpg
 import av
 import httpx
 import pytest
+from PIL import ImageStat
 
 from tests.gateway.test_app import Running, running_app
 from tests.gateway.test_playback import asker, scanned_viewer
-from tests.support.media_files import make_video
+from tests.support.media_files import add_dvd_subtitle, make_video
 
 START = """
 mutation ($id: ID!) {
@@ -197,3 +198,59 @@ async def test_only_the_audio_is_transcoded_when_the_video_fits(
             assert abs(first_video - first_audio) <= 0.1
             frames_total += frames
         assert frames_total == 14 * 24  # every source frame, copied
+
+
+BURN = """
+mutation ($id: ID!, $sub: Int) {
+  startPlayback(itemId: $id, deviceProfileName: "chromium", subtitleStream: $sub) {
+    __typename
+    ... on PlaybackSession {
+      streamUrl decision { method reasons subtitleStream subtitleDelivery }
+      subtitles { index codec isText }
+    }
+    ... on PlaybackError { code message }
+  }
+}"""
+
+
+def _box_luma(data: bytes, at: float) -> float:
+    """The mean luma of the caption box (320x240 frame, box 100..220 x 180..220) in the first
+    frame at or after ``at`` seconds of the source."""
+    with av.open(io.BytesIO(data), format="mpegts") as container:
+        for frame in container.decode(video=0):
+            if float(frame.time or 0) - 10.0 >= at:
+                image = frame.to_image().convert("L")
+                box = image.crop((100, 180, 220, 220))
+                return float(ImageStat.Stat(box).mean[0])
+    raise AssertionError("no frame at that time")
+
+
+async def test_an_image_subtitle_asked_for_is_burnt_in(
+    app: Running, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    movies = tmp_path / "movies"
+    movies.mkdir()
+    plain = make_video(tmp_path / "plain.mkv", seconds=8, width=320, height=240, audio="aac")
+    add_dvd_subtitle(plain, movies / "Captions (2006).mkv", [(1.0, 4.0, (100, 180, 120, 40))])
+    async with httpx.AsyncClient(base_url=app.url, timeout=60) as client:
+        ask = asker(client, await scanned_viewer(client, pool, movies))
+        [item] = (await ask("{ items(kinds: [MOVIE]) { nodes { id } } }"))["items"]["nodes"]
+        listed = (await ask(BURN, {"id": item["id"], "sub": None}))["startPlayback"]
+        [track] = listed["subtitles"]
+        assert (track["codec"], track["isText"]) == ("dvd_subtitle", False)
+
+        session = (await ask(BURN, {"id": item["id"], "sub": track["index"]}))["startPlayback"]
+
+        assert session["decision"]["method"] == "TRANSCODE"
+        assert "SUBTITLE_NEEDS_BURN_IN" in session["decision"]["reasons"]
+        assert session["decision"]["subtitleDelivery"] == "BURN_IN"
+        master = (await client.get(session["streamUrl"])).text
+        base = session["streamUrl"].rsplit("/", 1)[0]
+        variant = _lines(master)[0]
+        folder = f"{base}/{variant.split('/')[0]}"
+        first = _lines((await client.get(f"{base}/{variant}")).text)[0]
+        segment = await client.get(f"{folder}/{first}")
+        assert segment.status_code == 200, segment.text
+        during = await asyncio.to_thread(_box_luma, segment.content, 2.0)
+        before = await asyncio.to_thread(_box_luma, segment.content, 0.0)
+        assert during > 200 and during - before > 60, (before, during)

@@ -21,6 +21,7 @@ from av.video.frame import VideoFrame
 from PIL import Image
 
 __all__ = [
+    "add_dvd_subtitle",
     "make_audio",
     "make_image",
     "make_text",
@@ -240,6 +241,52 @@ def make_video(
             packet.pts = packet.dts = 0
             packet.duration = max(1, round(seconds * 500))  # half the clip, in 1/1000 s
             container.mux(packet)
+    return target
+
+
+def _dvd_subpicture(box: tuple[int, int, int, int], milliseconds: int) -> bytes:
+    """One DVD subpicture unit: an opaque box drawn in colour code 1, mapped to CLUT entry 7
+    (white in the default palette FFmpeg's muxer writes), shown at once, stopped after
+    ``milliseconds``. Each RLE line is the "fill to end of line" code."""
+    x, y, width, height = box
+    top, bottom = b"\x00\x01" * ((height + 1) // 2), b"\x00\x01" * (height // 2)
+    right, low = x + width - 1, y + height - 1
+    area = bytes([x >> 4, (x & 15) << 4 | right >> 8, right & 255])
+    area += bytes([y >> 4, (y & 15) << 4 | low >> 8, low & 255])
+    fields = (4).to_bytes(2) + (4 + len(top)).to_bytes(2)
+    commands = b"\x03\x00\x70" + b"\x04\x00\xf0" + b"\x05" + area + b"\x06" + fields + b"\x01\xff"
+    control = 4 + len(top) + len(bottom)
+    stop = control + 4 + len(commands)
+    delay = milliseconds * 90 // 1024  # in 1024 ticks of 90 kHz, rounded down: never late
+    sequences = (0).to_bytes(2) + stop.to_bytes(2) + commands
+    sequences += delay.to_bytes(2) + stop.to_bytes(2) + b"\x02\xff"
+    size = control + len(sequences)
+    return size.to_bytes(2) + control.to_bytes(2) + top + bottom + sequences
+
+
+def add_dvd_subtitle(
+    source: StrPath,
+    path: StrPath,
+    cues: Sequence[tuple[float, float, tuple[int, int, int, int]]],
+) -> Path:
+    """Copy ``source``'s streams into a Matroska ``path`` and add a real DVD (bitmap) subtitle
+    track after them: one white box (x, y, width, height) per cue, shown from start to end
+    seconds. The packets are hand-made subpictures; PyAV cannot encode bitmap subtitles."""
+    target = Path(path)
+    with av.open(str(source)) as original, av.open(str(target), "w", format="matroska") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in original.streams}
+        track = out.add_stream("dvdsub")
+        for packet in original.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+        for start, end, box in cues:
+            milliseconds = round((end - start) * 1000)
+            packet = av.Packet(_dvd_subpicture(box, milliseconds))
+            packet.stream = track
+            packet.pts = packet.dts = round(start * 1000)
+            packet.duration = milliseconds
+            out.mux(packet)
     return target
 
 

@@ -1,0 +1,1 @@
+ALTER TABLE transcode_sessions DROP COLUMN burn_subtitle_stream;
