@@ -237,8 +237,15 @@ async def _proxy(request: Request, address: str, name: str, index: int, query: s
     try:
         upstream = await client.send(client.build_request("GET", url), stream=True)
     except httpx.HTTPError as error:
+        # The worker died or is cut off: its run goes stale within seconds and the next request
+        # starts a new one elsewhere, so this is worth a retry, not a failure.
         log.warning("segment proxy failed", url=url, error=str(error))
-        return problem(502, "WORKER_UNREACHABLE", "the worker making this segment is unreachable")
+        return problem(
+            503,
+            "WORKER_UNREACHABLE",
+            "the worker making this segment is unreachable; try again",
+            **{"Retry-After": "1"},
+        )
     if upstream.status_code != 200:
         body = await upstream.aread()
         await upstream.aclose()

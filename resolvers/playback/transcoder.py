@@ -349,7 +349,10 @@ class Transcoder:
         return frozenset(keep)
 
     async def close(self) -> None:
-        """Stop every encoder (the jobs see their runs end)."""
+        """Stop every encoder and mark its run stopped, so a gateway starts a new run on
+        another worker at once instead of waiting for this one's heartbeat to go stale."""
         for run in list(self._runs.values()):
             await self._stop_process(run)
+            with contextlib.suppress(Exception):
+                await finish_run(self.pool, run.run_id, "stopped")
         await asyncio.gather(*self._stopping, return_exceptions=True)
