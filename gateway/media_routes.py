@@ -17,8 +17,10 @@ import time
 import uuid
 from collections import OrderedDict
 
+import anyio
 import structlog
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -208,13 +210,56 @@ async def _send(request: Request, found: StreamFile) -> Response:
         return problem(404, "NOT_FOUND", "file is missing on disk")
     media_type = CONTENT_TYPES.get((found.container or "").lower(), "application/octet-stream")
     return _StreamResponse(
-        FileResponse(
+        _RangeFileResponse(
             found.path,
             stat_result=stat_result,
             media_type=media_type,
             headers={"Cache-Control": "private", "Accept-Ranges": "bytes"},
         )
     )
+
+
+class _RangeFileResponse(FileResponse):
+    """``FileResponse`` with a cheaper single range. A range is read in Python (no pathsend),
+    and Starlette's reader makes a thread hop each for open, seek, every 64 KiB read and close;
+    with a hundred players seeking on two cores those hops are most of the time to first byte.
+    Here the open and the first read are one hop, each further 256 KiB one ``pread`` hop, and the
+    close is immediate. Headers and range parsing stay Starlette's."""
+
+    chunk_size = 256 * 1024
+
+    async def _handle_single_range(
+        self, send: Send, start: int, end: int, file_size: int, send_header_only: bool
+    ) -> None:
+        if send_header_only:
+            await super()._handle_single_range(send, start, end, file_size, send_header_only)
+            return
+        headers = MutableHeaders(raw=list(self.raw_headers))
+        headers["content-range"] = f"bytes {start}-{end - 1}/{file_size}"
+        headers["content-length"] = str(end - start)
+        await send({"type": "http.response.start", "status": 206, "headers": headers.raw})
+        path, size = str(self.path), min(self.chunk_size, end - start)
+
+        def open_and_read() -> tuple[int, bytes]:
+            handle = os.open(path, os.O_RDONLY)
+            try:
+                return handle, os.pread(handle, size, start)
+            except BaseException:
+                os.close(handle)
+                raise
+
+        handle, chunk = await anyio.to_thread.run_sync(open_and_read)
+        try:
+            while True:
+                start += len(chunk)
+                more_body = len(chunk) == size and start < end  # short: the file shrank
+                await send({"type": "http.response.body", "body": chunk, "more_body": more_body})
+                if not more_body:
+                    return
+                size = min(self.chunk_size, end - start)
+                chunk = await anyio.to_thread.run_sync(os.pread, handle, size, start)
+        finally:
+            os.close(handle)
 
 
 class _StreamResponse(Response):
