@@ -109,3 +109,13 @@ def run_node(script: str, *args: str, timeout: float = 120) -> Any:
     if completed.returncode != 0:
         raise AssertionError(f"{script} failed ({completed.returncode}):\n{completed.stderr}")
     return json.loads(completed.stdout)
+
+
+@pytest.fixture
+def app(pool: Any, database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """The real app (``create_app``) under uvicorn on a free port, on the test database, with
+    its own data folder: ``Running(url, app)``."""
+    from tests.gateway.test_app import running_app
+
+    with running_app(database_url, tmp_path / "data") as running:
+        yield running

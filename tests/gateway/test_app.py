@@ -19,7 +19,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 import uvicorn
 from starlette.applications import Starlette
 
@@ -73,12 +72,6 @@ def running_app(database_url: str, data_dir: Path, **environ: str) -> Iterator[R
     finally:
         server.should_exit = True
         thread.join(20)
-
-
-@pytest.fixture
-def app(pool: asyncpg.Pool, database_url: str, tmp_path: Path) -> Iterator[Running]:
-    with running_app(database_url, tmp_path / "data") as running:
-        yield running
 
 
 def library_tree(root: Path) -> None:

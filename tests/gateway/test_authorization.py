@@ -4,24 +4,15 @@ sees an adult-rated item — not in lists, counts, search, children, lookups by 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 
 from resolvers.catalog.scan_store import refresh_ratings
 from resolvers.user.api_keys import create_api_key
-from tests.gateway.test_app import Running, gql, running_app
+from tests.gateway.test_app import Running, gql
 from tests.support.auth import admin_api_key
-
-
-@pytest.fixture
-def app(pool: asyncpg.Pool, database_url: str, tmp_path: Path) -> Iterator[Running]:
-    with running_app(database_url, tmp_path / "data") as running:
-        yield running
 
 
 async def item(

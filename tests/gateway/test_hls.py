@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import av
 import httpx
-import pytest
 from PIL import ImageStat
 
-from tests.gateway.test_app import Running, running_app
+from tests.gateway.test_app import Running
 from tests.gateway.test_playback import asker, scanned_viewer
 from tests.support.media_files import add_dvd_subtitle, make_video
 
@@ -30,12 +28,6 @@ mutation ($id: ID!) {
 }"""
 
 SECONDS = 20.0
-
-
-@pytest.fixture
-def app(pool: asyncpg.Pool, database_url: str, tmp_path: Path) -> Iterator[Running]:
-    with running_app(database_url, tmp_path / "data") as running:
-        yield running
 
 
 def _lines(playlist: str) -> list[str]:

@@ -4,25 +4,17 @@ signed URL, progress becomes a resume position that the catalog's MediaItem carr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import av
 import httpx
-import pytest
 
-from tests.gateway.test_app import Running, gql, running_app
+from tests.gateway.test_app import Running, gql
 from tests.gateway.test_authorization import SIGN_IN
 from tests.support.auth import admin_api_key
 from tests.support.media_files import make_video
-
-
-@pytest.fixture
-def app(pool: asyncpg.Pool, database_url: str, tmp_path: Path) -> Iterator[Running]:
-    with running_app(database_url, tmp_path / "data") as running:
-        yield running
 
 
 def decode_from(url: str) -> tuple[int, int]:

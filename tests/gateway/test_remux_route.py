@@ -17,7 +17,7 @@ import av
 from gateway.media_routes import stream_signer
 from resolvers.user.accounts import create_user
 from tests.gateway.test_app import Running
-from tests.gateway.test_stream import Film, app, client, film  # noqa: F401 (fixtures)
+from tests.gateway.test_stream import Film, client, film  # noqa: F401 (fixtures)
 from tests.support.catalog_rows import insert_file, insert_item
 from tests.support.media_files import make_video
 
@@ -128,7 +128,7 @@ def remux_threads() -> int:
 
 
 async def test_a_client_leaving_mid_body_leaves_no_thread(
-    app: Running,  # noqa: F811
+    app: Running,
     film: Film,  # noqa: F811
     pool: asyncpg.Pool,
     tmp_path: Path,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from gateway.subtitle_routes import WebvttCache
 from resolvers.catalog.subtitle_files import subtitle_path
 from resolvers.user.accounts import create_user
 from resolvers.user.api_keys import create_api_key
-from tests.gateway.test_app import Running, running_app
+from tests.gateway.test_app import Running
 from tests.media.test_subtitles import ASS, ASS_WEBVTT, SRT_WEBVTT, make_subtitled_video
 from tests.support.auth import admin_api_key
 from tests.support.catalog_rows import insert_file, insert_item, insert_library, insert_stream
@@ -38,12 +37,6 @@ class Film:
     ass: Path
     key: str
     user_id: str
-
-
-@pytest.fixture
-def app(pool: asyncpg.Pool, database_url: str, tmp_path: Path) -> Iterator[Running]:
-    with running_app(database_url, tmp_path / "data") as running:
-        yield running
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from gateway.media_routes import stream_signer, stream_url
 from resolvers.catalog.trickplay import generate_trickplay, trickplay_dir
 from resolvers.user.accounts import create_user
 from resolvers.user.api_keys import create_api_key
-from tests.gateway.test_app import Running, running_app
+from tests.gateway.test_app import Running
 from tests.support.auth import admin_api_key
 from tests.support.catalog_rows import insert_file, insert_item, insert_library, insert_stream
 from tests.support.media_files import make_video
@@ -34,12 +33,6 @@ class Film:
     data_dir: Path
     key: str
     user_id: str
-
-
-@pytest.fixture
-def app(pool: asyncpg.Pool, database_url: str, tmp_path: Path) -> Iterator[Running]:
-    with running_app(database_url, tmp_path / "data") as running:
-        yield running
 
 
 @pytest.fixture
