@@ -30,7 +30,6 @@ cancelled and ends ``aborted``, never retried.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -51,6 +50,8 @@ from procrastinate.app import WorkerOptions
 from procrastinate.job_context import AbortReason
 from procrastinate.jobs import Job
 from procrastinate.schema import SchemaManager
+
+from infra.background import cancel_and_wait
 
 __all__ = [
     "HAND_BACK_ON_SHUTDOWN",
@@ -332,9 +333,7 @@ class JobQueue:
 
 async def stop_worker(task: asyncio.Task[None]) -> None:
     """Stop a worker started with ``start_worker`` (running jobs finish or are handed back)."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
 
 
 async def open_job_queue(

@@ -13,7 +13,6 @@ nothing and a crash loses at most one interval of positions.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 
+from infra.background import cancel_and_wait
 from infra.bus import EventBus
 from infra.errors import BadUserInput, Forbidden, NotFound
 from resolvers.playback.progress import DURATION_SLACK_MS, Progress, check_heartbeat
@@ -129,10 +129,7 @@ class HeartbeatCoalescer:
     async def close(self) -> None:
         """Stop the background task and write everything still pending."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         await self.flush()
 
     async def _run(self) -> None:

@@ -14,7 +14,6 @@ that jumps to the next episode never counts twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from infra.background import cancel_and_wait
 from infra.bus import EventBus
 from infra.settings import Settings
 
@@ -156,10 +156,7 @@ class LeaseReaper:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def reap(self) -> int:
         rows = await reap_expired(self.pool, self.lease_seconds)
