@@ -69,7 +69,7 @@ async def serve(
 ) -> tuple[uvicorn.Server, asyncio.Task]:
     """The real app under uvicorn, in this process, on a listening socket; returns once the
     lifespan has started (connections wait in the socket's backlog). ``revenge serve`` runs
-    granian now (``gateway.serve.serve_app``); uvicorn is its fallback. These benchmarks time
+    granian now (``gateway.http_server.serve_app``); uvicorn is its fallback. These benchmarks time
     GraphQL work in Python, where the server matters less than for files (``bench/stream.py``
     runs the deployed server itself)."""
     started = asyncio.Event()

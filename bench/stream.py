@@ -4,9 +4,9 @@ A ~300 MB ``.mkv`` (random bytes, generated once and cached under ``/tmp``) is s
 127.0.0.1 by nginx (installed from Debian when missing; ``sendfile on``, a config written to a
 temporary folder) and by the real app (``create_app`` on a fresh embedded PostgreSQL holding a
 library, an item and a ``media_files`` row for the file; the URL is a signed stream URL) as
-``revenge serve`` runs it (the ``revenge serve`` command itself: ``gateway.serve.serve_app``,
+``revenge serve`` runs it (the ``revenge serve`` command itself: ``gateway.http_server.serve_app``,
 granian embedded, which offers the ASGI ``pathsend`` extension), and for reference under uvicorn
-(``gateway.serve.serve_uvicorn``, the fallback, without ``pathsend``). Every server is a child
+(``gateway.http_server.serve_uvicorn``, the fallback, without ``pathsend``). Every server is a child
 process of this script, stopped at the end.
 
 Figures:
@@ -163,8 +163,8 @@ SERVERS = ("revenge", "uvicorn")
 
 def start_revenge(server: str, port: int, environ: dict[str, str]) -> subprocess.Popen[bytes]:
     """``revenge``: the ``revenge serve`` command, so the benchmark runs exactly what is
-    deployed; ``uvicorn``: the same app under ``gateway.serve.serve_uvicorn`` (this script with
-    ``--serve-uvicorn``)."""
+    deployed; ``uvicorn``: the same app under ``gateway.http_server.serve_uvicorn`` (this script
+    with ``--serve-uvicorn``)."""
     bench = str(Path(__file__).resolve().parent)
     env = {
         **os.environ,
