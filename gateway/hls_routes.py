@@ -39,8 +39,11 @@ from media.subtitles import is_text_subtitle
 from resolvers.catalog.subtitle_files import subtitle_path
 from resolvers.playback.transcoder import SegmentUnavailable, Transcoder
 from resolvers.playback.transcodes import (
+    RunAddress,
     TranscodeSession,
+    cached_address,
     encoder_run,
+    forget_address,
     request_run,
     subtitle_streams,
     transcode_session,
@@ -172,11 +175,43 @@ async def segment(request: Request) -> Response:
         return problem(404, "NOT_FOUND", "no such segment")
     if session.is_stopped:
         return problem(410, "SESSION_ENDED", "this playback session has stopped")
+    cached = await cached_address(
+        request.app.state.services["transcode_addresses"], session.session_id, name
+    )
+    if cached is not None:  # the session → worker map: no database round trip
+        answer = await _from_address(request, session, cached, name, index, query)
+        if answer is not None:
+            return answer
     for _ in range(3):  # a run that ends while we ask is replaced or reported on the next turn
         answer = await _from_current_run(request, session, name, index, query)
         if answer is not None:
             return answer
     return problem(503, "TRANSCODE_RESTARTED", "try again", **{"Retry-After": "1"})
+
+
+async def _from_address(
+    request: Request,
+    session: TranscodeSession,
+    address: RunAddress,
+    name: str,
+    index: int,
+    query: str,
+) -> Response | None:
+    """The segment from the worker the map names; None when that run is gone (the database
+    decides then)."""
+    transcoder: Transcoder | None = request.app.state.services.get("transcoder")
+    if transcoder is not None and address.worker_id == transcoder.worker_id:
+        try:
+            return await _local_segment(transcoder, session.session_id, name, index)
+        except _RunEnded:
+            return None
+    answer = await _proxy(request, address.worker_address, name, index, query)
+    if answer.status_code == 503:
+        await forget_address(
+            request.app.state.services["transcode_addresses"], session.session_id, name
+        )
+        return None
+    return answer
 
 
 async def _from_current_run(

@@ -21,6 +21,7 @@ import structlog
 
 from infra.bus import EventBus
 from infra.jobs import JobQueue, stop_worker
+from infra.keyvalue import KeyValue, open_keyvalue
 from infra.settings import Settings
 from media.hls.encoders import choose_encoder
 from media.hls.scratch import Scratch
@@ -40,12 +41,17 @@ JOBS_PER_SLOT = 4
 class TranscodingServices:
     transcoding: Transcoding
     http: httpx.AsyncClient
+    addresses: KeyValue
     scratch: Scratch | None = None
     transcoder: Transcoder | None = None
     worker: asyncio.Task[None] | None = None
 
     def services(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"transcoding": self.transcoding, "http": self.http}
+        found: dict[str, Any] = {
+            "transcoding": self.transcoding,
+            "http": self.http,
+            "transcode_addresses": self.addresses,
+        }
         if self.transcoder is not None:
             found["transcoder"] = self.transcoder
         return found
@@ -68,6 +74,7 @@ class TranscodingServices:
         if self.scratch is not None:
             await asyncio.to_thread(self.scratch.close)
         await self.http.aclose()
+        await self.addresses.close()
 
 
 async def open_transcoding(
@@ -92,6 +99,7 @@ async def open_transcoding(
     opened = TranscodingServices(
         transcoding=Transcoding(encoder=encoder, defer=defer),
         http=httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0)),
+        addresses=open_keyvalue(settings.cache_url),
     )
     if runs_jobs:
         scratch = Scratch(settings.effective_scratch_dir, settings.transcode_scratch_max_mb << 20)
@@ -106,5 +114,6 @@ async def open_transcoding(
             address=settings.worker_address or address,
             max_concurrent=settings.transcode_max_per_worker,
             lease_seconds=lease_seconds,
+            addresses=opened.addresses,
         )
     return opened

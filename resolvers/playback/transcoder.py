@@ -28,15 +28,19 @@ import asyncpg
 import structlog
 
 from infra.bus import EventBus
+from infra.keyvalue import InProcessKeyValue, KeyValue
 from media.hls.process import TranscodeJob, TranscodeProcess
 from media.hls.scratch import Scratch
 from media.hls.transcode import TranscodeProgress
 from resolvers.playback.transcode_progress import transcode_topic
 from resolvers.playback.transcodes import (
+    RunAddress,
     TranscodeSession,
     claim_run,
     finish_run,
+    forget_address,
     heartbeat_run,
+    publish_address,
     transcode_session,
 )
 
@@ -93,8 +97,10 @@ class Transcoder:
         address: str,
         max_concurrent: int,
         lease_seconds: float,
+        addresses: KeyValue | None = None,
     ) -> None:
         self.pool = pool
+        self.addresses = addresses or InProcessKeyValue()
         self.bus = bus
         self.scratch = scratch
         self.address = address
@@ -137,11 +143,14 @@ class Transcoder:
             )
             run.directory.mkdir(parents=True, exist_ok=True)
             self._runs[(session_id, variant)] = run
+            await self._publish_address(run)
             try:
                 return await self._supervise(run, requested)
             finally:
                 del self._runs[(session_id, variant)]
                 await self._stop_process(run)
+                with contextlib.suppress(Exception):
+                    await forget_address(self.addresses, session_id, variant)
         finally:
             self._slots.release()
 
@@ -176,6 +185,8 @@ class Transcoder:
                 lease_seconds=self.lease_seconds,
             )
             await self._publish(run, status)
+            if alive and run.failure is None:
+                await self._publish_address(run)
             if run.failure is not None:
                 await finish_run(
                     self.pool, run.run_id, "failed", run.failure.code, run.failure.message
@@ -256,6 +267,11 @@ class Transcoder:
         if process is not None:
             with contextlib.suppress(Exception):
                 await process.stop()
+
+    async def _publish_address(self, run: _Run) -> None:
+        """The session → worker map entry, renewed with each heartbeat."""
+        address = RunAddress(run.run_id, self.worker_id, self.address)
+        await publish_address(self.addresses, run.session.session_id, run.variant, address)
 
     def _ready(self, run: _Run) -> int:
         return sum(1 for i in range(run.session.plan.count) if run.made(i))

@@ -5,9 +5,11 @@ stream, encoder). Each variant a player asks for gets a ``transcode_encoders`` r
 current *run*: the worker making its segments (``worker_id``, ``worker_address``), where it
 stands, and a heartbeat. A gateway that needs a segment and finds no live run starts a new one
 (a new ``run_id``, status ``queued``) and defers a job; the worker that takes the job claims the
-run, and a job whose run was replaced leaves at once. The encoder's lease is the playback
-session's own: a run goes on while its session has heartbeats (``last_heartbeat_at`` within the
-lease) and has not stopped.
+run, and a job whose run was replaced leaves at once. The gateway finds a live run's worker
+in the session → worker map first (``infra.keyvalue``: Redis when configured, else this process's
+memory), refreshed by every supervisor heartbeat, and asks PostgreSQL only on a miss. The
+encoder's lease is the playback session's own: a run goes on while its session has heartbeats
+(``last_heartbeat_at`` within the lease) and has not stopped.
 """
 
 from __future__ import annotations
@@ -18,18 +20,24 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 
+from infra.keyvalue import KeyValue
 from media.hls.variants import SegmentPlan, Variant
 
 __all__ = [
     "RUN_STALE_SECONDS",
     "EncoderRun",
+    "RunAddress",
     "TranscodeSession",
+    "cached_address",
     "claim_run",
     "create_transcode",
     "encoder_run",
     "finish_run",
+    "forget_address",
     "heartbeat_run",
+    "publish_address",
     "request_run",
     "subtitle_streams",
     "transcode_session",
@@ -277,3 +285,40 @@ async def subtitle_streams(pool: asyncpg.Pool, file_id: uuid.UUID) -> list[async
         file_id,
     )
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class RunAddress:
+    """Where a live run's segments come from: the session → worker map's value."""
+
+    run_id: uuid.UUID
+    worker_id: str
+    worker_address: str
+
+
+def _address_key(session_id: uuid.UUID, variant: str) -> str:
+    return f"transcode:{session_id}:{variant}"
+
+
+async def publish_address(
+    store: KeyValue, session_id: uuid.UUID, variant: str, address: RunAddress
+) -> None:
+    """Called with every supervisor heartbeat: the entry lives as long as a heartbeat counts,
+    so a dead worker's entry is gone when its row goes stale."""
+    value = orjson.dumps(
+        {"run": str(address.run_id), "worker": address.worker_id, "at": address.worker_address}
+    )
+    await store.set(_address_key(session_id, variant), value, RUN_STALE_SECONDS)
+
+
+async def forget_address(store: KeyValue, session_id: uuid.UUID, variant: str) -> None:
+    await store.delete(_address_key(session_id, variant))
+
+
+async def cached_address(store: KeyValue, session_id: uuid.UUID, variant: str) -> RunAddress | None:
+    """The live run's worker without a database round trip; None: ask the database."""
+    value = await store.get(_address_key(session_id, variant))
+    if value is None:
+        return None
+    found = orjson.loads(value)
+    return RunAddress(uuid.UUID(found["run"]), found["worker"], found["at"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -14,7 +15,9 @@ import av
 import httpx
 from PIL import ImageStat
 
-from tests.gateway.test_app import Running
+from infra.keyvalue import RedisKeyValue
+from resolvers.playback.transcodes import cached_address
+from tests.gateway.test_app import Running, running_app
 from tests.gateway.test_playback import asker, scanned_viewer
 from tests.support.media_files import add_dvd_subtitle, make_video
 
@@ -246,3 +249,32 @@ async def test_an_image_subtitle_asked_for_is_burnt_in(
         during = await asyncio.to_thread(_box_luma, segment.content, 2.0)
         before = await asyncio.to_thread(_box_luma, segment.content, 0.0)
         assert during > 200 and during - before > 60, (before, during)
+
+
+async def test_with_redis_the_segment_route_finds_the_worker_in_the_map(
+    pool: asyncpg.Pool, database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    movies = tmp_path / "movies"
+    movies.mkdir()
+    make_video(movies / "Mapped (2007).avi", seconds=14, width=320, height=240, codec="mpeg4")
+    with running_app(database_url, tmp_path / "data", REVENGE_CACHE_URL=redis_url) as app:
+        async with httpx.AsyncClient(base_url=app.url, timeout=60) as client:
+            ask = asker(client, await scanned_viewer(client, pool, movies))
+            [item] = (await ask("{ items(kinds: [MOVIE]) { nodes { id } } }"))["items"]["nodes"]
+            session = (await ask(START, {"id": item["id"]}))["startPlayback"]
+            base = session["streamUrl"].rsplit("/", 1)[0]
+            variant = _lines((await client.get(session["streamUrl"])).text)[0]
+            name = variant.split("/")[0]
+            uris = _lines((await client.get(f"{base}/{variant}")).text)
+
+            first = await client.get(f"{base}/{name}/{uris[0]}")
+            store = RedisKeyValue(redis_url)  # this loop's own client on the same Redis
+            try:
+                mapped = await cached_address(store, uuid.UUID(session["id"]), name)
+            finally:
+                await store.close()
+            second = await client.get(f"{base}/{name}/{uris[1]}")
+
+            assert (first.status_code, second.status_code) == (200, 200)
+            transcoder = app.app.state.services["transcoder"]
+            assert mapped is not None and mapped.worker_id == transcoder.worker_id
