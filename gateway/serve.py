@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -202,7 +203,7 @@ async def run_worker(settings: Settings) -> int:
         database.pool,
         bus,
         jobs,
-        address=f"http://{settings.server_host}:{settings.worker_http_port}",
+        address=_worker_address(settings),
         lease_seconds=settings.playback_lease_seconds,
         runs_jobs=True,
     )
@@ -239,6 +240,15 @@ async def run_worker(settings: Settings) -> int:
         await jobs.close()
         await bus.close()
         await database.close()
+
+
+def _worker_address(settings: Settings) -> str:
+    """Where gateways reach this worker when ``worker.address`` is unset: its host name when it
+    listens on every interface (a container on a compose network), else the address it binds."""
+    host = settings.server_host
+    if host in ("0.0.0.0", "::"):
+        host = socket.gethostname()
+    return f"http://{host}:{settings.worker_http_port}"
 
 
 def run_subgraph(settings: Settings, name: str) -> int:
