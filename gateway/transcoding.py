@@ -116,4 +116,5 @@ async def open_transcoding(
             lease_seconds=lease_seconds,
             addresses=opened.addresses,
         )
+        opened.transcoder.warm()
     return opened

@@ -32,7 +32,7 @@ from typing import Any, TextIO
 from media.hls.transcode import TranscodeError, TranscodeProgress, transcode_segments
 from media.hls.variants import SegmentPlan, Variant
 
-__all__ = ["TranscodeJob", "TranscodeProcess", "TranscodeResult"]
+__all__ = ["SpareProcess", "TranscodeJob", "TranscodeProcess", "TranscodeResult"]
 
 _ROOT = str(Path(__file__).resolve().parents[2])
 _PR_SET_PDEATHSIG = 1
@@ -68,14 +68,72 @@ class TranscodeResult:
     error_message: str | None = None
 
 
+async def _spawn_child() -> asyncio.subprocess.Process:
+    """A child that has imported the encoder and waits for its job on stdin."""
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        p for p in (_ROOT, environment.get("PYTHONPATH")) if p
+    )
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "media.hls.process",
+        str(os.getpid()),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env=environment,
+    )
+
+
+class SpareProcess:
+    """One child started ahead of need: Python's start-up and the encoder's imports (about 0.15 s
+    here) are paid before a player asks, not while it waits for its first segment. Taking the
+    spare starts the next one in the background. The spare dies with its parent like any child."""
+
+    def __init__(self) -> None:
+        self._spare: asyncio.subprocess.Process | None = None
+        self._filling: asyncio.Task[None] | None = None
+
+    def fill(self) -> None:
+        if self._filling is None or self._filling.done():
+            self._filling = asyncio.create_task(self._spawn(), name="spare transcode child")
+
+    async def _spawn(self) -> None:
+        if self._spare is None:
+            self._spare = await _spawn_child()
+
+    def take(self) -> asyncio.subprocess.Process | None:
+        """The waiting child, if one is ready (never waits for one)."""
+        spare, self._spare = self._spare, None
+        self.fill()
+        if spare is not None and spare.returncode is None:
+            return spare
+        return None
+
+    async def close(self) -> None:
+        if self._filling is not None:
+            self._filling.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await self._filling
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                spare.kill()
+            await spare.wait()
+
+
 class TranscodeProcess:
     """One transcode child: ``await start()``, then ``progress()``/``wait()``/``stop()``."""
 
     def __init__(
-        self, job: TranscodeJob, on_progress: Callable[[TranscodeProgress], None] | None = None
+        self,
+        job: TranscodeJob,
+        on_progress: Callable[[TranscodeProgress], None] | None = None,
+        spare: SpareProcess | None = None,
     ) -> None:
         self.job = job
         self.on_progress = on_progress
+        self.spare = spare
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[TranscodeProgress | None] = asyncio.Queue()
@@ -91,20 +149,10 @@ class TranscodeProcess:
         return None if self._process is None else self._process.returncode
 
     async def start(self) -> None:
-        """Start the child and hand it the job; returns as soon as it runs."""
-        environment = dict(os.environ)
-        environment["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_ROOT, environment.get("PYTHONPATH")) if p
-        )
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "media.hls.process",
-            str(os.getpid()),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=environment,
-        )
+        """Start the child (or take the spare) and hand it the job; returns as soon as it
+        runs."""
+        taken = self.spare.take() if self.spare is not None else None
+        self._process = taken or await _spawn_child()
         assert self._process.stdin is not None
         self._process.stdin.write(pickle.dumps(self.job))
         self._process.stdin.close()

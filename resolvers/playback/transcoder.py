@@ -29,7 +29,7 @@ import structlog
 
 from infra.bus import EventBus
 from infra.keyvalue import InProcessKeyValue, KeyValue
-from media.hls.process import TranscodeJob, TranscodeProcess
+from media.hls.process import SpareProcess, TranscodeJob, TranscodeProcess
 from media.hls.scratch import Scratch
 from media.hls.transcode import TranscodeProgress
 from resolvers.playback.transcode_progress import transcode_topic
@@ -108,6 +108,11 @@ class Transcoder:
         self._slots = asyncio.Semaphore(max_concurrent)
         self._runs: dict[tuple[uuid.UUID, str], _Run] = {}
         self._stopping: set[asyncio.Task[Any]] = set()
+        self._spare = SpareProcess()
+
+    def warm(self) -> None:
+        """Start the spare encoder child now, so even the first transcode finds one."""
+        self._spare.fill()
 
     @property
     def worker_id(self) -> str:
@@ -228,7 +233,7 @@ class Transcoder:
             run.segment, run.frames, run.speed = progress.segment, progress.frames, progress.speed
             run.changed.set()
 
-        process = TranscodeProcess(job, on_progress)
+        process = TranscodeProcess(job, on_progress, self._spare)
         run.process = process
         await process.start()
         log.info(
@@ -372,3 +377,4 @@ class Transcoder:
             with contextlib.suppress(Exception):
                 await finish_run(self.pool, run.run_id, "stopped")
         await asyncio.gather(*self._stopping, return_exceptions=True)
+        await self._spare.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from media.hls.process import TranscodeJob, TranscodeProcess
+from media.hls.process import SpareProcess, TranscodeJob, TranscodeProcess
 from media.hls.transcode import TranscodeProgress
 from media.hls.variants import SegmentPlan, Variant
 from tests.support.media_files import make_video
@@ -168,3 +168,27 @@ async def test_progress_ends_for_a_second_reader(source: Path, tmp_path: Path) -
 
     assert first and second == []
     assert (await asyncio.wait_for(process.wait(), 30)).status == "done"
+
+
+async def test_a_spare_child_takes_the_job_and_the_next_spare_is_started(
+    source: Path, tmp_path: Path
+) -> None:
+    spare = SpareProcess()
+    spare.fill()
+    async with asyncio.timeout(10):
+        while spare._spare is None:  # noqa: ASYNC110 - the spare offers no event to wait on
+            await asyncio.sleep(0.01)
+    waiting = spare._spare.pid
+
+    process = TranscodeProcess(TranscodeJob(str(source), str(tmp_path), VARIANT, PLAN), spare=spare)
+    await process.start()
+    result = await process.wait()
+    async with asyncio.timeout(10):
+        while spare._spare is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    next_spare = spare._spare.pid
+    await spare.close()
+
+    assert process.pid == waiting and result.status == "done"
+    assert _names(tmp_path) == ["seg_00000.ts", "seg_00001.ts", "seg_00002.ts"]
+    assert next_spare != waiting and _reaped(next_spare)
