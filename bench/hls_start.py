@@ -95,6 +95,7 @@ async def _round(
 ) -> tuple[float, float]:
     started = time.perf_counter()
     session = (await _gql(client, admin, START, id=item_id, profile=PROFILE))["startPlayback"]
+    mutation_s = time.perf_counter() - started
     if session["__typename"] != "PlaybackSession" or session["decision"]["method"] != "TRANSCODE":
         raise SystemExit(f"expected a transcode: {session}")
     master = (await client.get(session["streamUrl"])).text
@@ -102,6 +103,7 @@ async def _round(
     variant = _uris(master)[0]
     folder = f"{base}/{variant.split('/')[0]}"
     segments = _uris((await client.get(f"{base}/{variant}")).text)
+    playlists_s = time.perf_counter() - started
     first = await client.get(f"{folder}/{segments[0]}")
     first_s = time.perf_counter() - started
     if first.status_code != 200 or not first.content:
@@ -117,6 +119,8 @@ async def _round(
         "mutation ($s: ID!) { stopPlayback(sessionId: $s) { sessionId } }",
         s=session["id"],
     )
+    figure("hls_start.round_mutation", mutation_s, "s")
+    figure("hls_start.round_playlists_done", playlists_s, "s")
     return first_s, seek_s
 
 

@@ -239,7 +239,6 @@ def _send(channel: TextIO, message: dict[str, Any]) -> None:
 def main(argv: list[str]) -> int:
     """The child: read the pickled job from stdin, report on the original stdout."""
     _die_with_parent(int(argv[0]))
-    os.nice(_NICENESS)
     channel = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # stray prints go to stderr, never into the report pipe
     stop = threading.Event()
@@ -249,6 +248,10 @@ def main(argv: list[str]) -> int:
 
     def report(progress: TranscodeProgress) -> None:
         nonlocal ready
+        if ready == 0 and progress.segments_ready > 0:
+            # The first segment is what a player waits for: made at full priority. Then the
+            # encoder yields to the gateway, which must stay responsive however many run.
+            os.nice(_NICENESS)
         ready = progress.segments_ready
         _send(channel, {"type": "progress", **asdict(progress)})
 
