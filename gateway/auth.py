@@ -91,12 +91,20 @@ async def open_auth_services(
 
 
 async def _follow_rule_changes(bus: EventBus, pool: asyncpg.Pool, casbin: CasbinEngine) -> None:
-    async for _ in bus.subscribe(RULES_CHANGED_TOPIC):
-        try:
-            async with pool.acquire() as conn:
-                await casbin.reload(conn)
-        except (OSError, asyncpg.PostgresError) as error:
-            log.warning("could not reload authorization rules", error=str(error))
+    changes = bus.subscribe(RULES_CHANGED_TOPIC)
+    try:
+        async for _ in changes:
+            try:
+                async with pool.acquire() as conn:
+                    await casbin.reload(conn)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("could not reload authorization rules", error=str(error))
+    finally:
+        # Cancelled at shutdown, the subscription still unsubscribes and closes its connection
+        # (Redis) here, instead of leaving it to the garbage collector.
+        aclose = getattr(changes, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def close_auth_services(services: Mapping[str, Any]) -> None:
