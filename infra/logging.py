@@ -34,5 +34,6 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=max(numeric, logging.INFO), stream=sys.stderr, format="%(message)s")
-    for noisy in ("pgserver", "uvicorn.access", "asyncio"):
+    # procrastinate logs every job start and end at info; our tasks log what matters themselves.
+    for noisy in ("pgserver", "uvicorn.access", "asyncio", "procrastinate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -11,6 +11,7 @@ worker gives that queue slots of its own, so long sessions never hold up scans.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -39,7 +40,13 @@ async def transcode(context: JobContext, session_id: str, variant: str, run_id: 
     transcoder = extra.get("transcoder")
     if transcoder is None:
         raise RuntimeError("this worker runs no transcoder")
-    outcome = await transcoder.run(uuid.UUID(session_id), variant, uuid.UUID(run_id))
+    try:
+        outcome = await transcoder.run(uuid.UUID(session_id), variant, uuid.UUID(run_id))
+    except asyncio.CancelledError:
+        # Its worker is stopping: the transcoder marks the run stopped, and the next segment
+        # request starts a new run on a worker that lives. Nothing to retry or report.
+        log.info("transcode run stopped with its worker", session_id=session_id, variant=variant)
+        return
     log.info("transcode run ended", session_id=session_id, variant=variant, outcome=outcome)
 
 
