@@ -34,6 +34,7 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=max(numeric, logging.INFO), stream=sys.stderr, format="%(message)s")
-    # procrastinate logs every job start and end at info; our tasks log what matters themselves.
-    for noisy in ("pgserver", "uvicorn.access", "asyncio", "procrastinate"):
+    # procrastinate logs every job start and end at info, pycasbin its whole model at start-up;
+    # what matters is logged by our own code.
+    for noisy in ("pgserver", "uvicorn.access", "asyncio", "procrastinate", "casbin"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
