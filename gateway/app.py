@@ -32,7 +32,7 @@ from gateway.auth import (
 from gateway.graphql_http import graphql_routes
 from gateway.health import health_routes
 from gateway.hls_routes import hls_routes
-from gateway.media_routes import StreamFastPath, media_routes
+from gateway.media_routes import media_routes
 from gateway.remux_routes import remux_routes
 from gateway.schema import composed_schema
 from gateway.subtitle_routes import subtitle_routes
@@ -209,7 +209,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(StreamFastPath), Middleware(_RequestIdMiddleware, metrics=metrics)],
+        middleware=[Middleware(_RequestIdMiddleware, metrics=metrics)],
     )
     app.state.settings = settings
     app.state.metrics = metrics

@@ -16,7 +16,6 @@ import stat
 import time
 import uuid
 from collections import OrderedDict
-from urllib.parse import parse_qsl
 
 import anyio
 import structlog
@@ -25,7 +24,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from gateway.auth import authenticate, credentials_from
 from infra.authz.principal import Principal
@@ -37,7 +36,6 @@ from resolvers.user.principals import stream_principal
 
 __all__ = [
     "MAX_RANGES",
-    "StreamFastPath",
     "media_routes",
     "problem",
     "request_principal",
@@ -196,37 +194,6 @@ async def stream(request: Request) -> Response:
     if signed_key is not None:
         _signed_lookups(request.app).put(signed_key, found)
     return await _send(request, found)
-
-
-class StreamFastPath:
-    """A player seeking sends range after range for one signed URL; once that URL's lookup is
-    cached (``_SignedLookups``), nothing else about the request needs deciding. Such requests are
-    answered here, in front of the request-id middleware and the router, so a seek costs the
-    response and little else; every other request passes through untouched."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            path: str = scope["path"]
-            if path.startswith("/stream/") and scope.get("app") is not None:
-                found = _cached_signed(scope["app"], path[len("/stream/") :], scope)
-                if found is not None:
-                    response = await _send(Request(scope, receive), found)
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
-
-
-def _cached_signed(app: Starlette, file_id: str, scope: Scope) -> StreamFile | None:
-    lookups: _SignedLookups | None = getattr(app.state, "signed_lookups", None)
-    if lookups is None or not scope["query_string"]:
-        return None
-    params = dict(parse_qsl(scope["query_string"].decode("latin-1")))
-    if not all(name in params for name in _SIGNATURE_PARAMS):
-        return None
-    return lookups.get((file_id, *(params[name] for name in _SIGNATURE_PARAMS)))
 
 
 async def _send(request: Request, found: StreamFile) -> Response:
