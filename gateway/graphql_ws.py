@@ -22,11 +22,14 @@ from graphql import GraphQLError, OperationType
 from starlette.websockets import WebSocket, WebSocketState
 
 from gateway.graphql_http import ContextFactory, GraphQLService, RequestError
+from infra.bus import SubscriberTooSlow
 from infra.errors import Forbidden, RevengeError, Unauthenticated
 
-__all__ = ["PROTOCOL", "GraphQLTransportWS"]
+__all__ = ["PROTOCOL", "SUBSCRIBER_TOO_SLOW", "GraphQLTransportWS"]
 
 PROTOCOL = "graphql-transport-ws"
+# RFC 6455 1013 "Try Again Later": the server shed this connection to protect itself.
+SUBSCRIBER_TOO_SLOW = 1013
 logger = structlog.get_logger()
 
 
@@ -214,6 +217,12 @@ class _Connection:
         except asyncio.CancelledError:
             raise
         except Exception as error:  # a failure outside resolvers: mask it, keep the socket
+            if _too_slow(error):
+                # The subscriber's bounded buffer overflowed: end the connection with a code the
+                # client can act on (reconnect, resubscribe, read the current state again)
+                # rather than let memory grow or events go missing silently.
+                await self.close(SUBSCRIBER_TOO_SLOW, "Subscriber too slow")
+                return
             if isinstance(error, RevengeError):
                 formatted = {
                     "message": error.message,
@@ -251,6 +260,17 @@ class _Connection:
             if self.websocket.application_state is not WebSocketState.DISCONNECTED:
                 with contextlib.suppress(Exception):
                     await self.websocket.close(code=code, reason=reason)
+
+
+def _too_slow(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    for _ in range(8):  # through GraphQLError.original_error and exception chaining
+        if seen is None:
+            return False
+        if isinstance(seen, SubscriberTooSlow):
+            return True
+        seen = getattr(seen, "original_error", None) or seen.__cause__ or seen.__context__
+    return False
 
 
 def _valid_payload(payload: Any) -> bool:

@@ -17,6 +17,7 @@ import strawberry
 from aiodataloader import DataLoader
 from strawberry.types import Info
 
+from infra.bus import SubscriberTooSlow
 from infra.errors import Forbidden
 
 BOOK_TITLES = {str(number): f"Book {number}" for number in range(1, 101)}
@@ -156,6 +157,12 @@ class BooksSubscription:
                 yield number
         finally:
             TICK_STREAMS["closed"] += 1
+
+    @strawberry.subscription
+    async def lagging(self) -> AsyncGenerator[int, None]:
+        """One event, then the bus gives up on this subscriber (its buffer overflowed)."""
+        yield 1
+        raise SubscriberTooSlow("subscriber to lagging fell behind")
 
     @strawberry.subscription
     async def new_books(self, n: int = 2) -> AsyncGenerator[Book, None]:

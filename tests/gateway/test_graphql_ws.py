@@ -254,3 +254,17 @@ async def test_foreign_origins_are_refused_and_known_ones_accepted(server_url):
         async with await connected(server_url, origin=origin) as socket:
             await send(socket, {"type": "ping"})
             assert await receive(socket) == {"type": "pong"}
+
+
+async def test_a_subscriber_that_falls_behind_is_closed_with_1013(server_url):
+    async with await connected(server_url) as socket:
+        await send(
+            socket,
+            {"id": "s", "type": "subscribe", "payload": {"query": "subscription { lagging }"}},
+        )
+
+        first = await receive(socket)
+        code = await close_code(socket)
+
+    assert first == {"id": "s", "type": "next", "payload": {"data": {"lagging": 1}}}
+    assert code == (1013, "Subscriber too slow")
