@@ -204,6 +204,7 @@ def create_app(
             dev_mode=settings.dev_mode,
             max_depth=settings.graphql_max_depth,
             max_tokens=settings.graphql_max_tokens,
+            max_connections_per_user=settings.graphql_ws_max_connections_per_user,
         ),
     ]
     app = Starlette(

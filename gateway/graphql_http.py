@@ -518,6 +518,7 @@ def graphql_routes(
     allowed_origins: tuple[str, ...] = (),
     connection_init_timeout: float = 10.0,
     keepalive_seconds: float | None = 15.0,
+    max_connections_per_user: int = 0,
     path: str = "/graphql",
 ) -> list[BaseRoute]:
     """``GET``/``POST`` and the graphql-transport-ws WebSocket, both at ``path``.
@@ -538,6 +539,7 @@ def graphql_routes(
         allowed_origins=allowed_origins,
         connection_init_timeout=connection_init_timeout,
         keepalive_seconds=keepalive_seconds,
+        max_connections_per_user=max_connections_per_user,
     )
     return [
         Route(path, http, methods=["GET", "POST"]),

@@ -44,9 +44,14 @@ class GraphQLTransportWS:
         allowed_origins: tuple[str, ...] = (),
         connection_init_timeout: float = 10.0,
         keepalive_seconds: float | None = 15.0,
+        max_connections_per_user: int = 0,
     ) -> None:
         self.service = service
         self.context_factory = context_factory
+        # Open sockets per signed-in user, in this process (0: no limit). A user over the limit
+        # is refused at connection_init with 4429.
+        self.max_connections_per_user = max_connections_per_user
+        self.connections_by_user: dict[str, int] = {}
         self.allowed_origins = frozenset(origin.rstrip("/").lower() for origin in allowed_origins)
         self.connection_init_timeout = connection_init_timeout
         self.keepalive_seconds = keepalive_seconds
@@ -75,6 +80,7 @@ class _Connection:
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.closed = False
         self.send_lock = asyncio.Lock()
+        self.counted_user: str | None = None
 
     async def run(self) -> None:
         websocket = self.websocket
@@ -99,6 +105,7 @@ class _Connection:
                 await self._handle(text, timers)
         finally:
             self.closed = True
+            self._uncount()
             tasks = [*timers, *self.operations.values()]
             for task in tasks:
                 task.cancel()
@@ -108,6 +115,36 @@ class _Connection:
         await asyncio.sleep(self.endpoint.connection_init_timeout)
         if not self.init_received:
             await self.close(4408, "Connection initialisation timeout")
+
+    async def _count_user(self) -> bool:
+        """Apply the per-user connection limit; False when the socket was closed for it."""
+        endpoint = self.endpoint
+        if not endpoint.max_connections_per_user:
+            return True
+        try:
+            context = await endpoint.context_factory(self.websocket, self.connection_params)
+        except (Unauthenticated, Forbidden):
+            await self.close(4403, "Forbidden")
+            return False
+        user = getattr(getattr(context, "principal", None), "user_id", None)
+        if user is None:
+            return True  # anonymous sockets can do little; operations check access themselves
+        if endpoint.connections_by_user.get(user, 0) >= endpoint.max_connections_per_user:
+            await self.close(4429, "Too many connections for this user")
+            return False
+        endpoint.connections_by_user[user] = endpoint.connections_by_user.get(user, 0) + 1
+        self.counted_user = user
+        return True
+
+    def _uncount(self) -> None:
+        user, self.counted_user = self.counted_user, None
+        if user is None:
+            return
+        left = self.endpoint.connections_by_user.get(user, 1) - 1
+        if left > 0:
+            self.endpoint.connections_by_user[user] = left
+        else:
+            self.endpoint.connections_by_user.pop(user, None)
 
     async def _keepalive(self, interval: float) -> None:
         while not self.closed:
@@ -133,6 +170,8 @@ class _Connection:
                 return
             self.init_received = True
             self.connection_params = payload
+            if not await self._count_user():
+                return
             self.acknowledged = True
             await self.send({"type": "connection_ack"})
             if self.endpoint.keepalive_seconds:

@@ -1,0 +1,56 @@
+"""Per-user WebSocket limits on the real app: a user's sockets beyond the limit are refused at
+connection_init with 4429, and a closed socket frees its place."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import asyncpg
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.gateway.test_app import running_app
+from tests.support.auth import admin_api_key
+
+
+async def _init(url: str, key: str) -> tuple[ClientConnection, dict | None, int | None]:
+    socket = await connect(url, subprotocols=["graphql-transport-ws"], open_timeout=5)
+    await socket.send(json.dumps({"type": "connection_init", "payload": {"apiKey": key}}))
+    try:
+        return socket, json.loads(await asyncio.wait_for(socket.recv(), 5)), None
+    except ConnectionClosed as closed:
+        return socket, None, closed.rcvd.code if closed.rcvd else None
+
+
+async def test_a_users_sockets_beyond_the_limit_are_refused(
+    pool: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
+    with running_app(
+        database_url, tmp_path / "data", REVENGE_GRAPHQL_WS_MAX_CONNECTIONS_PER_USER="2"
+    ) as app:
+        key = await admin_api_key(pool, "owner")
+        other = await admin_api_key(pool, "neighbour")
+        url = app.url.replace("http://", "ws://") + "/graphql"
+
+        first, first_ack, _ = await _init(url, key)
+        second, second_ack, _ = await _init(url, key)
+        third, third_ack, third_code = await _init(url, key)
+        neighbour, neighbour_ack, _ = await _init(url, other)
+        await first.close()
+        await third.close()
+        for _ in range(40):  # the server counts the closed socket out when its loop ends
+            fourth, fourth_ack, _ = await _init(url, key)
+            if fourth_ack is not None:
+                break
+            await fourth.close()
+            await asyncio.sleep(0.05)
+
+        for socket in (second, neighbour, fourth):
+            await socket.close()
+
+    assert first_ack == second_ack == {"type": "connection_ack"}
+    assert (third_ack, third_code) == (None, 4429)
+    assert neighbour_ack == {"type": "connection_ack"}  # another user has places of their own
+    assert fourth_ack == {"type": "connection_ack"}  # a closed socket freed its place
