@@ -33,6 +33,9 @@ CREATE TABLE watch_party_members (
     role text NOT NULL DEFAULT 'member' CHECK (role IN ('host', 'cohost', 'member')),
     is_ready boolean NOT NULL DEFAULT false,
     position_ms bigint NOT NULL DEFAULT 0 CHECK (position_ms >= 0),
+    -- The member's round trip to the server as its client last measured it: a scheduled start
+    -- leaves room for the slowest member.
+    latency_ms int CHECK (latency_ms BETWEEN 0 AND 60000),
     last_seen_at timestamptz NOT NULL DEFAULT now(),
     joined_at timestamptz NOT NULL DEFAULT now(),
     -- Set when the member left; a member who joins again clears it.

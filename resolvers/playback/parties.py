@@ -37,6 +37,7 @@ __all__ = [
     "Party",
     "PartyMember",
     "PartyMessage",
+    "SyncHint",
     "command",
     "create_party",
     "expected_position_ms",
@@ -48,6 +49,8 @@ __all__ = [
     "recent_messages",
     "report_member",
     "set_role",
+    "start_lead",
+    "sync_hint",
 ]
 
 # 32 symbols without the look-alikes 0/O and 1/I: 10 of them are 50 bits of chance.
@@ -62,6 +65,10 @@ MAX_MESSAGE_LENGTH = 500
 MESSAGES_PER_WINDOW = 5
 MESSAGE_WINDOW_SECONDS = 10
 MAX_HISTORY = 200
+MAX_LATENCY_MS = 60_000
+MIN_START_LEAD_MS = 500
+IN_SYNC_MS = 40
+SEEK_ABOVE_MS = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,7 @@ class PartyMember:
     position_ms: int
     last_seen_at: datetime
     joined_at: datetime
+    latency_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +125,36 @@ def expected_position_ms(party: Party, at: datetime) -> int:
     return party.position_ms + max(0, elapsed)
 
 
+def start_lead(party: Party) -> timedelta:
+    """How far ahead a start is scheduled: twice the slowest member's round trip, at least
+    half a second, so every member hears of it before it happens."""
+    slowest = max((m.latency_ms or 0 for m in party.members), default=0)
+    return timedelta(milliseconds=max(2 * slowest, MIN_START_LEAD_MS))
+
+
+@dataclass(frozen=True, slots=True)
+class SyncHint:
+    """What a member's player should do to stay with the party: nothing, play slightly faster
+    or slower (``rate``) for a small drift, or seek to ``seek_to_ms`` for a large one."""
+
+    drift_ms: int  # the member's position minus where the party is (positive: ahead)
+    action: str  # "none", "rate" or "seek"
+    rate: float
+    seek_to_ms: int | None
+
+
+def sync_hint(party: Party, position_ms: int, at: datetime) -> SyncHint:
+    expected = expected_position_ms(party, at)
+    drift = position_ms - expected
+    if party.state != "playing" or abs(drift) < IN_SYNC_MS:
+        return SyncHint(drift, "none", 1.0, None)
+    if abs(drift) < SEEK_ABOVE_MS:
+        # Catch up over about ten seconds, never faster or slower than 5 %.
+        rate = min(1.05, max(0.95, 1.0 - drift / 10_000))
+        return SyncHint(drift, "rate", round(rate, 4), None)
+    return SyncHint(drift, "seek", 1.0, expected)
+
+
 def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
@@ -134,6 +172,7 @@ def _member(row: asyncpg.Record) -> PartyMember:
         position_ms=row["position_ms"],
         last_seen_at=row["last_seen_at"],
         joined_at=row["joined_at"],
+        latency_ms=row["latency_ms"],
     )
 
 
@@ -471,13 +510,15 @@ async def command(
             row = await _advance(conn, current, at)
         else:
             state = {"play": "playing", "pause": "paused", "seek": current.state}[kind]
+            # Playing starts at a server time everyone can reach: the position holds until then.
+            starts = at + start_lead(current) if state == "playing" else at
             row = await conn.fetchrow(
                 "UPDATE watch_parties SET state = $2, position_ms = $3, state_changed_at = $4 "
                 "WHERE id = $1 RETURNING *",
                 party_id,
                 state,
                 expected if position_ms is None else position_ms,
-                at,
+                starts,
             )
         return await _load(conn, row)
 
@@ -514,12 +555,16 @@ async def report_member(
     position_ms: int,
     is_ready: bool,
     now: datetime | None = None,
+    latency_ms: int | None = None,
 ) -> PartyMember:
-    """A member's player says where it is and whether it is ready."""
+    """A member's player says where it is, whether it is ready, and its round trip."""
     if position_ms < 0:
         raise BadUserInput("position must not be negative", argument="positionMs")
+    if latency_ms is not None and not 0 <= latency_ms <= MAX_LATENCY_MS:
+        raise BadUserInput(f"latency must be 0 to {MAX_LATENCY_MS} ms", argument="latencyMs")
     row = await pool.fetchrow(
-        "UPDATE watch_party_members SET position_ms = $4, is_ready = $5, last_seen_at = $6 "
+        "UPDATE watch_party_members SET position_ms = $4, is_ready = $5, last_seen_at = $6, "
+        "latency_ms = coalesce($7, latency_ms) "
         "WHERE party_id = $1 AND user_id = $2 AND profile_id = $3 AND left_at IS NULL "
         "RETURNING *",
         party_id,
@@ -528,6 +573,7 @@ async def report_member(
         position_ms,
         is_ready,
         _now(now),
+        latency_ms,
     )
     if row is None:
         raise _not_found()

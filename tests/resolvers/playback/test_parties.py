@@ -18,6 +18,7 @@ from resolvers.playback.parties import (
     CODE_LENGTH,
     MAX_MEMBERS,
     Party,
+    SyncHint,
     command,
     create_party,
     expected_position_ms,
@@ -27,6 +28,7 @@ from resolvers.playback.parties import (
     recent_messages,
     report_member,
     set_role,
+    sync_hint,
 )
 from resolvers.playback.sessions import Viewer
 from resolvers.user.accounts import create_user
@@ -159,7 +161,12 @@ async def test_a_member_cannot_command_when_the_host_controls(pool: asyncpg.Pool
     with pytest.raises(Forbidden):
         await command(pool, bob, joined.id, "play", now=T0)
     played = await command(pool, ann, joined.id, "play", now=T0)
-    assert (played.state, played.position_ms, played.state_changed_at) == ("playing", 0, T0)
+    # Nobody reported a latency: the start is scheduled the minimum half second ahead.
+    assert (played.state, played.position_ms, played.state_changed_at) == (
+        "playing",
+        0,
+        T0 + timedelta(milliseconds=500),
+    )
 
 
 async def test_a_cohost_commands_when_hosts_control(pool: asyncpg.Pool) -> None:
@@ -185,7 +192,7 @@ async def test_everyone_commands_when_everyone_controls(pool: asyncpg.Pool) -> N
         pool, bob, joined.id, "seek", position_ms=600_000, now=T0 + timedelta(seconds=100)
     )
 
-    assert (paused.state, paused.position_ms) == ("paused", 90_000)
+    assert (paused.state, paused.position_ms) == ("paused", 89_500)  # started 0.5 s after T0
     assert (sought.state, sought.position_ms) == ("paused", 600_000)
     assert sought.state_changed_at == T0 + timedelta(seconds=100)
 
@@ -195,10 +202,29 @@ async def test_expected_position_runs_while_playing(pool: asyncpg.Pool) -> None:
     played = await command(pool, ann, joined.id, "seek", position_ms=5_000, now=T0)
     played = await command(pool, ann, joined.id, "play", now=T0)
 
-    assert expected_position_ms(played, T0 + timedelta(seconds=3)) == 8_000
-    assert expected_position_ms(played, T0 - timedelta(seconds=3)) == 5_000
+    assert expected_position_ms(played, T0 + timedelta(seconds=3)) == 7_500  # started at +0.5 s
+    assert expected_position_ms(played, T0 + timedelta(milliseconds=200)) == 5_000  # not yet
     paused = await command(pool, ann, joined.id, "pause", now=T0 + timedelta(seconds=3))
-    assert expected_position_ms(paused, T0 + timedelta(hours=1)) == 8_000
+    assert expected_position_ms(paused, T0 + timedelta(hours=1)) == 7_500
+
+
+async def test_a_start_waits_for_the_slowest_member_and_drift_gets_a_hint(
+    pool: asyncpg.Pool,
+) -> None:
+    joined, ann, bob, _ = await start(pool)
+    await report_member(pool, bob, joined.id, 0, True, now=T0, latency_ms=400)
+    await report_member(pool, ann, joined.id, 0, True, now=T0, latency_ms=120)
+
+    played = await command(pool, ann, joined.id, "play", now=T0)
+    at = T0 + timedelta(seconds=10)
+
+    assert played.state_changed_at == T0 + timedelta(milliseconds=800)  # 2 x the slowest 400
+    assert sync_hint(played, 9_200, at) == SyncHint(0, "none", 1.0, None)
+    small = sync_hint(played, 9_400, at)
+    assert (small.drift_ms, small.action, small.rate) == (200, "rate", 0.98)
+    assert sync_hint(played, 8_000, at) == SyncHint(-1_200, "seek", 1.0, 9_200)
+    with pytest.raises(BadUserInput):
+        await report_member(pool, bob, joined.id, 0, True, now=T0, latency_ms=-1)
 
 
 async def test_bad_commands_are_refused(pool: asyncpg.Pool) -> None:
