@@ -356,9 +356,9 @@ async def join_party(
 
 async def leave_party(
     pool: asyncpg.Pool, viewer: Viewer, party_id: uuid.UUID, now: datetime | None = None
-) -> None:
+) -> Party:
     """Leave; a leaving host hands over to the longest-present co-host, else member; the last
-    one out ends the party."""
+    one out ends the party. Returns the party as the others now see it."""
     at = _now(now)
     async with pool.acquire() as conn, conn.transaction():
         _, member = await _locked_membership(conn, viewer, party_id)
@@ -386,6 +386,8 @@ async def leave_party(
             )
         elif member["role"] == "host":
             await _make_host(conn, party_id, successor["user_id"], successor["profile_id"])
+        row = await conn.fetchrow("SELECT * FROM watch_parties WHERE id = $1", party_id)
+        return await _load(conn, row)
 
 
 async def _make_host(

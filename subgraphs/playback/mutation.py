@@ -21,6 +21,7 @@ from subgraphs.playback.enums import PlaybackMethod, SubtitleDelivery
 from subgraphs.playback.errors import PlaybackError, PlaybackErrorCode
 from subgraphs.playback.inputs import DeviceProfileInput, profile_mapping
 from subgraphs.playback.inputs import device_profile as _device_profile
+from subgraphs.playback.parties import PartyMutation
 from subgraphs.playback.permissions import require_viewer, visibility
 from subgraphs.playback.types import (
     DeleteDeviceProfilePayload,
@@ -81,7 +82,7 @@ async def _marked(info: Info, row: Any) -> MediaItem:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(PartyMutation):
     @strawberry.mutation
     async def start_playback(
         self,

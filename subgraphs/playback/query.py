@@ -13,6 +13,7 @@ from resolvers.playback.history import resume_point, watch_history
 from resolvers.playback.leases import StreamLimits, live_sessions
 from resolvers.playback.user_data import continue_watching, next_up
 from subgraphs.playback.history import ResumePoint, WatchHistoryConnection
+from subgraphs.playback.parties import PartyQuery
 from subgraphs.playback.permissions import require_viewer, visibility
 from subgraphs.playback.types import (
     ActivePlaybackSession,
@@ -27,7 +28,7 @@ Info = strawberry.Info[Context, None]
 
 
 @strawberry.type
-class Query:
+class Query(PartyQuery):
     @strawberry.field
     async def continue_watching(self, info: Info, first: int = 20) -> list[MediaItem]:
         viewer = await require_viewer(info, "read")

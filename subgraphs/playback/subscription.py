@@ -10,6 +10,7 @@ import strawberry
 from loaders.context import Context
 from resolvers.catalog.ids import parse_id
 from resolvers.playback.transcode_progress import check_owner, watch_transcode
+from subgraphs.playback.parties import PartySubscription
 from subgraphs.playback.permissions import require_viewer
 from subgraphs.playback.types import TranscodeProgress
 
@@ -19,7 +20,7 @@ Info = strawberry.Info[Context, None]
 
 
 @strawberry.type
-class Subscription:
+class Subscription(PartySubscription):
     @strawberry.subscription
     async def transcode_progress(
         self, info: Info, session_id: strawberry.ID

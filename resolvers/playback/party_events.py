@@ -1,0 +1,156 @@
+"""Watch-party events on the bus (topic ``party:<id>``), carrying the party as it now is.
+
+Every change (a member joins or leaves, a command, a role, a chat message) is published with the
+whole party state, small at 50 members at most, so each subscriber on every replica renders the
+event without asking the database: a command reaches fifty members as fifty socket writes, not
+fifty queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncGenerator, Mapping
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from infra.bus import EventBus
+from infra.errors import NotFound
+from resolvers.playback.parties import Party, PartyMember, PartyMessage, party
+from resolvers.playback.sessions import Viewer
+
+__all__ = [
+    "decode_party",
+    "encode_party",
+    "member_party",
+    "party_topic",
+    "publish_party",
+    "watch_party_events",
+]
+
+
+def party_topic(party_id: uuid.UUID) -> str:
+    return f"party:{party_id}"
+
+
+def _member(member: PartyMember) -> dict[str, Any]:
+    return {
+        "userId": str(member.user_id),
+        "profileId": str(member.profile_id),
+        "role": member.role,
+        "isReady": member.is_ready,
+        "positionMs": member.position_ms,
+        "latencyMs": member.latency_ms,
+        "lastSeenAt": member.last_seen_at.isoformat(),
+        "joinedAt": member.joined_at.isoformat(),
+    }
+
+
+def encode_party(found: Party) -> dict[str, Any]:
+    return {
+        "id": str(found.id),
+        "hostUserId": str(found.host_user_id),
+        "hostProfileId": str(found.host_profile_id),
+        "itemId": str(found.item_id),
+        "queue": [str(item) for item in found.queue],
+        "inviteCode": found.invite_code,
+        "codeExpiresAt": found.code_expires_at.isoformat(),
+        "control": found.control,
+        "state": found.state,
+        "positionMs": found.position_ms,
+        "stateChangedAt": found.state_changed_at.isoformat(),
+        "endedAt": found.ended_at.isoformat() if found.ended_at else None,
+        "createdAt": found.created_at.isoformat(),
+        "members": [_member(member) for member in found.members],
+    }
+
+
+def decode_party(data: Mapping[str, Any]) -> Party:
+    def when(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    return Party(
+        id=uuid.UUID(data["id"]),
+        host_user_id=uuid.UUID(data["hostUserId"]),
+        host_profile_id=uuid.UUID(data["hostProfileId"]),
+        item_id=uuid.UUID(data["itemId"]),
+        queue=tuple(uuid.UUID(item) for item in data["queue"]),
+        invite_code=data["inviteCode"],
+        code_expires_at=datetime.fromisoformat(data["codeExpiresAt"]),
+        control=data["control"],
+        state=data["state"],
+        position_ms=data["positionMs"],
+        state_changed_at=datetime.fromisoformat(data["stateChangedAt"]),
+        ended_at=when(data["endedAt"]),
+        created_at=datetime.fromisoformat(data["createdAt"]),
+        members=tuple(
+            PartyMember(
+                user_id=uuid.UUID(m["userId"]),
+                profile_id=uuid.UUID(m["profileId"]),
+                role=m["role"],
+                is_ready=m["isReady"],
+                position_ms=m["positionMs"],
+                latency_ms=m["latencyMs"],
+                last_seen_at=datetime.fromisoformat(m["lastSeenAt"]),
+                joined_at=datetime.fromisoformat(m["joinedAt"]),
+            )
+            for m in data["members"]
+        ),
+    )
+
+
+async def publish_party(
+    bus: EventBus, kind: str, found: Party, message: PartyMessage | None = None
+) -> None:
+    """``kind``: created, joined, left, role, play, pause, seek, next, message."""
+    event: dict[str, Any] = {"type": f"party.{kind}", "party": encode_party(found)}
+    if message is not None:
+        event["message"] = {
+            "id": str(message.id),
+            "userId": str(message.user_id),
+            "profileId": str(message.profile_id),
+            "body": message.body,
+            "createdAt": message.created_at.isoformat(),
+        }
+    await bus.publish(party_topic(found.id), event)
+
+
+async def member_party(pool: asyncpg.Pool, viewer: Viewer, party_id: uuid.UUID) -> Party:
+    """The party, for a present member only (anyone else: NotFound, as if it did not exist)."""
+    found = await party(pool, viewer, party_id)
+    if found is None:
+        raise NotFound("watch party not found", argument="partyId")
+    return found
+
+
+async def watch_party_events(
+    bus: EventBus, viewer: Viewer, found: Party
+) -> AsyncGenerator[Mapping[str, Any], None]:
+    """The party as ``member_party`` found it (``party.current``), then every event while the
+    viewer is a member."""
+    events = bus.subscribe(party_topic(found.id))
+    first = asyncio.ensure_future(anext(events))
+    try:
+        await asyncio.sleep(0)  # subscribed before the current state goes out: nothing between
+        yield {"type": "party.current", "party": encode_party(found)}
+        event = await first
+        while True:
+            yield event
+            members = event["party"]["members"]
+            if not any(
+                m["userId"] == str(viewer.user_id) and m["profileId"] == str(viewer.profile_id)
+                for m in members
+            ):
+                return  # that event said this viewer left: nothing more for them
+            event = await anext(events)
+    finally:
+        if not first.done():
+            first.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await first
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,125 @@
+"""Watch parties through the playback subgraph: create, join by code, commands and chat reach a
+member's subscription in order with the party's state, sync hints, and strangers see nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Callable
+
+import asyncpg
+
+from infra.bus import InProcessBus
+from loaders.context import Context
+from subgraphs.playback.schema import schema
+from tests.subgraphs.playback.conftest import (
+    Execute,
+    add_file,
+    add_item,
+    add_library,
+    error_codes,
+    make_viewer,
+)
+
+CREATE = """mutation($item: ID!) {
+  createWatchParty(itemId: $item, control: EVERYONE) { id inviteCode state members { role } }
+}"""
+JOIN = "mutation($code: String!) { joinWatchParty(code: $code) { id members { role } } }"
+COMMAND = """mutation($party: ID!, $command: PartyCommand!, $at: Int) {
+  watchPartyCommand(partyId: $party, command: $command, positionMs: $at) {
+    state positionMs stateChangedAt
+  }
+}"""
+EVENTS = """subscription($party: ID!) {
+  watchPartyEvents(partyId: $party) {
+    kind serverTime message { body } party { state positionMs stateChangedAt members { role } }
+  }
+}"""
+REPORT = """mutation($party: ID!, $at: Int!) {
+  reportWatchPartyPosition(partyId: $party, positionMs: $at, isReady: true, latencyMs: 80) {
+    driftMs action member { isReady latencyMs }
+  }
+}"""
+
+
+async def test_a_party_carries_commands_and_chat_to_its_members(
+    pool: asyncpg.Pool, execute: Execute, context: Callable[..., Context], bus: InProcessBus
+) -> None:
+    item_id = await add_item(pool, await add_library(pool), "Film")
+    await add_file(pool, item_id)
+    bob = await make_viewer(pool, "bob")
+    created = (await execute(CREATE, item=str(item_id))).data["createWatchParty"]
+    party_id = created["id"]
+    joined = await execute(
+        JOIN, context_value=context(principal=bob.principal), code=created["inviteCode"]
+    )
+    stream = await schema.subscribe(
+        EVENTS, variable_values={"party": party_id}, context_value=context()
+    )
+    current = await anext(stream)
+    topic = f"party:{party_id}"
+    while bus.subscriber_count(topic) == 0:  # noqa: ASYNC110 - the bus offers no event to wait on
+        await asyncio.sleep(0.01)
+
+    as_bob = context(principal=bob.principal)
+    played = await execute(COMMAND, context_value=as_bob, party=party_id, command="PLAY")
+    await execute(
+        'mutation($p: ID!) { sendWatchPartyMessage(partyId: $p, body: "  popcorn?  ") { body } }',
+        context_value=as_bob,
+        p=party_id,
+    )
+    paused = await execute(COMMAND, context_value=as_bob, party=party_id, command="PAUSE")
+    events = [await asyncio.wait_for(anext(stream), 5) for _ in range(3)]
+    await stream.aclose()
+
+    assert created["state"] == "WAITING" and created["members"] == [{"role": "HOST"}]
+    assert joined.data["joinWatchParty"]["members"] == [{"role": "HOST"}, {"role": "MEMBER"}]
+    assert current.data["watchPartyEvents"]["kind"] == "current"
+    assert [e.data["watchPartyEvents"]["kind"] for e in events] == ["play", "message", "pause"]
+    assert events[1].data["watchPartyEvents"]["message"] == {"body": "popcorn?"}
+    start = datetime.datetime.fromisoformat(played.data["watchPartyCommand"]["stateChangedAt"])
+    sent = datetime.datetime.fromisoformat(events[0].data["watchPartyEvents"]["serverTime"])
+    assert played.data["watchPartyCommand"]["state"] == "PLAYING"
+    assert start > sent  # the start is scheduled ahead, so every member can make it
+    assert (
+        events[0].data["watchPartyEvents"]["party"]["stateChangedAt"]
+        == (played.data["watchPartyCommand"]["stateChangedAt"])
+    )
+    assert paused.data["watchPartyCommand"]["state"] == "PAUSED"
+
+
+async def test_sync_hints_server_time_and_strangers(
+    pool: asyncpg.Pool, execute: Execute, context: Callable[..., Context]
+) -> None:
+    item_id = await add_item(pool, await add_library(pool), "Film")
+    created = (await execute(CREATE, item=str(item_id))).data["createWatchParty"]
+    stranger = await make_viewer(pool, "stranger")
+
+    report = await execute(REPORT, party=created["id"], at=0)
+    clock = await execute("{ serverTime }")
+    hidden = await execute(
+        "query($id: ID!) { watchParty(id: $id) { id } }",
+        context_value=context(principal=stranger.principal),
+        id=created["id"],
+    )
+    stream = await schema.subscribe(
+        EVENTS,
+        variable_values={"party": created["id"]},
+        context_value=context(principal=stranger.principal),
+    )
+    refused = [r async for r in stream] if hasattr(stream, "__aiter__") else [stream]
+    wrong = await execute(JOIN, code="NOPE123456")
+
+    assert report.data["reportWatchPartyPosition"] == {
+        "driftMs": 0,
+        "action": "none",
+        "member": {"isReady": True, "latencyMs": 80},
+    }
+    now = datetime.datetime.now(datetime.UTC)
+    served = datetime.datetime.fromisoformat(clock.data["serverTime"])
+    assert abs((now - served).total_seconds()) < 5
+    assert hidden.data["watchParty"] is None
+    assert [(e.extensions or {}).get("code") for r in refused for e in r.errors or []] == [
+        "NOT_FOUND"
+    ]
+    assert error_codes(wrong) == ["NOT_FOUND"]
