@@ -18,7 +18,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from infra.settings import Settings
 
-__all__ = ["EventBus", "InProcessBus", "RedisBus", "SubscriberTooSlow", "open_bus"]
+__all__ = [
+    "EventBus",
+    "InProcessBus",
+    "RedisBus",
+    "SubscriberTooSlow",
+    "Subscription",
+    "open_bus",
+    "subscription",
+]
 
 Event = dict[str, Any]
 
@@ -135,3 +143,46 @@ def open_bus(settings: Settings) -> EventBus:
     if settings.cache_url:
         return RedisBus(settings.cache_url)
     return InProcessBus()
+
+
+class Subscription:
+    """A bus subscription that is registered before its owner reads current state, so no event
+    published in between is lost: ``async with subscription(bus, topic) as events``, read the
+    state, then ``async for event in events`` (or ``await events.next()``, which raises
+    ``StopAsyncIteration`` when the stream ends)."""
+
+    def __init__(self, stream: AsyncIterator[Event]) -> None:
+        self._stream = stream
+        self._first: asyncio.Future[Event] | None = asyncio.ensure_future(anext(stream))
+
+    async def next(self) -> Event:
+        first, self._first = self._first, None
+        if first is not None:
+            return await first
+        return await anext(self._stream)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self.next()
+
+    async def close(self) -> None:
+        first, self._first = self._first, None
+        if first is not None and not first.done():
+            first.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await first
+        aclose = getattr(self._stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+@contextlib.asynccontextmanager
+async def subscription(bus: EventBus, topic: str) -> AsyncIterator[Subscription]:
+    opened = Subscription(bus.subscribe(topic))
+    try:
+        await asyncio.sleep(0)  # let the subscription register before the caller reads state
+        yield opened
+    finally:
+        await opened.close()

@@ -6,8 +6,6 @@ the bus topic ``library_scan:{library_id}`` as a dict of the row's columns plus 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime
 import uuid
 from collections.abc import AsyncGenerator, Mapping
@@ -15,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from infra.bus import EventBus
+from infra.bus import EventBus, subscription
 
 __all__ = [
     "FINISHED_SCAN_STATUSES",
@@ -88,27 +86,12 @@ async def watch_library_scan(
     The bus subscription is open before the current row is read, so no change published in
     between is lost.
     """
-    events = bus.subscribe(scan_topic(library_id))
-    first_event = asyncio.ensure_future(anext(events))
-    try:
-        await asyncio.sleep(0)  # let the subscription register before reading the row
+    async with subscription(bus, scan_topic(library_id)) as events:
         current = await fetch_latest_scan(pool, library_id)
         if current is not None:
             yield current
-        scan = scan_from_event(await first_event)
-        yield scan
-        if scan["status"] in FINISHED_SCAN_STATUSES:
-            return
         async for event in events:
             scan = scan_from_event(event)
             yield scan
             if scan["status"] in FINISHED_SCAN_STATUSES:
                 return
-    finally:
-        if not first_event.done():
-            first_event.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await first_event
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()

@@ -8,8 +8,6 @@ fifty queries.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncGenerator, Mapping
 from datetime import datetime
@@ -17,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from infra.bus import EventBus
+from infra.bus import EventBus, subscription
 from infra.errors import NotFound
 from resolvers.playback.parties import Party, PartyMember, PartyMessage, party
 from resolvers.playback.sessions import Viewer
@@ -131,13 +129,9 @@ async def watch_party_events(
 ) -> AsyncGenerator[Mapping[str, Any], None]:
     """The party as ``member_party`` found it (``party.current``), then every event while the
     viewer is a member."""
-    events = bus.subscribe(party_topic(found.id))
-    first = asyncio.ensure_future(anext(events))
-    try:
-        await asyncio.sleep(0)  # subscribed before the current state goes out: nothing between
+    async with subscription(bus, party_topic(found.id)) as events:
         yield {"type": "party.current", "party": encode_party(found)}
-        event = await first
-        while True:
+        async for event in events:
             yield event
             members = event["party"]["members"]
             if not any(
@@ -145,12 +139,3 @@ async def watch_party_events(
                 for m in members
             ):
                 return  # that event said this viewer left: nothing more for them
-            event = await anext(events)
-    finally:
-        if not first.done():
-            first.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await first
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()

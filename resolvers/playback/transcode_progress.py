@@ -4,14 +4,13 @@ publish (topic ``transcode:<session>``), until the session's encoders stop or fa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import asyncpg
 
-from infra.bus import EventBus
+from infra.bus import EventBus, subscription
 from infra.errors import NotFound
 from resolvers.playback.sessions import Viewer
 from resolvers.playback.transcodes import RUN_STALE_SECONDS
@@ -67,26 +66,14 @@ async def watch_transcode(
     pool: asyncpg.Pool, bus: EventBus, session_id: uuid.UUID
 ) -> AsyncGenerator[Mapping[str, Any], None]:
     """Call ``check_owner`` first."""
-    events = bus.subscribe(transcode_topic(session_id))
-    first = asyncio.ensure_future(anext(events))
-    try:
-        await asyncio.sleep(0)  # subscribed before the rows are read: nothing falls between
+    async with subscription(bus, transcode_topic(session_id)) as events:
         for state in await _current(pool, session_id):
             yield state
-        event = await first
         while True:
+            try:
+                event = await asyncio.wait_for(events.next(), RUN_STALE_SECONDS * 12)
+            except (TimeoutError, StopAsyncIteration):
+                return  # nobody encodes for this session any more, or the bus closed
             yield event
             if event.get("status") in FINAL_STATUSES:
                 return
-            try:
-                event = await asyncio.wait_for(anext(events), RUN_STALE_SECONDS * 12)
-            except TimeoutError:
-                return  # nobody encodes for this session any more
-    finally:
-        if not first.done():
-            first.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await first
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()
