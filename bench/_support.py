@@ -93,6 +93,22 @@ async def serve(
     return server, serving
 
 
+@asynccontextmanager
+async def served(settings: Any, database: Database, backlog: int = 128) -> AsyncIterator[str]:
+    """The real app (``serve``) on a free loopback port for the body of the block; yields its
+    base URL (``http://127.0.0.1:<port>``) and stops the server after."""
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(backlog)
+    base = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    server, serving = await serve(settings, database, listening)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        await serving
+
+
 def run_like_serve(main: Coroutine[Any, Any, None]) -> None:
     """Run a benchmark on the event loop `revenge serve` runs on (uvloop when installed), with
     the server's logging quiet."""

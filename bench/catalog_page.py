@@ -18,14 +18,21 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
 from typing import Any
 
 import httpx
-from _support import ROOT, bench_database_and_url, figure, median, percentile, run_like_serve, serve
+from _support import (
+    ROOT,
+    bench_database_and_url,
+    figure,
+    median,
+    percentile,
+    run_like_serve,
+    served,
+)
 
 from infra.database import Database
 from infra.settings import load_settings
@@ -167,13 +174,8 @@ async def run(args: argparse.Namespace) -> None:
         database = Database(pool=pool, url=url)
         with tempfile.TemporaryDirectory(prefix="revenge-bench-data-") as data_dir:
             settings = load_settings({"REVENGE_LOG_LEVEL": "warning", "REVENGE_DATA_DIR": data_dir})
-            listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listening.bind(("127.0.0.1", 0))
-            listening.listen(128)
-            url = f"http://127.0.0.1:{listening.getsockname()[1]}"
-            server, serving = await serve(settings, database, listening)
-            figure("catalog_page.setup_seconds", time.perf_counter() - t, "s")
-            try:
+            async with served(settings, database) as url:
+                figure("catalog_page.setup_seconds", time.perf_counter() - t, "s")
                 for first in PAGE_SIZES:
                     times = await time_requests(url, library_id, first, args)
                     count = await count_statements(database, url, library_id, first, args.movies)
@@ -181,9 +183,6 @@ async def run(args: argparse.Namespace) -> None:
                     print(f"catalog_page.statements_{first} {count} statements", flush=True)
                     figure(f"catalog_page.p50_{first}", median(times), "ms")
                     figure(f"catalog_page.p95_{first}", percentile(times, 0.95), "ms")
-            finally:
-                server.should_exit = True
-                await serving
     same = len(set(counts.values())) == 1
     statements_met = same and max(counts.values()) <= MAX_STATEMENTS
     p50_met = p50s[50] <= TARGET_P50_MS

@@ -20,14 +20,13 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _support import bench_database_and_url, figure, median, run_like_serve, serve
+from _support import bench_database_and_url, figure, median, run_like_serve, served
 from transcode import make_source
 
 from infra.database import Database
@@ -139,19 +138,11 @@ async def run(args: argparse.Namespace) -> None:
             settings = load_settings(
                 {"REVENGE_LOG_LEVEL": "warning", "REVENGE_DATA_DIR": str(Path(work) / "data")}
             )
-            listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listening.bind(("127.0.0.1", 0))
-            listening.listen(128)
-            base = f"http://127.0.0.1:{listening.getsockname()[1]}"
-            server, serving = await serve(settings, database, listening)
-            try:
+            async with served(settings, database) as base:
                 admin = {"x-api-key": await admin_api_key(pool, "bench-owner")}
                 async with httpx.AsyncClient(base_url=base, timeout=120) as client:
                     item_id = await _library(client, admin, movies)
                     results = [await _round(client, admin, item_id) for _ in range(args.rounds)]
-            finally:
-                server.should_exit = True
-                await serving
     firsts = [first for first, _ in results]
     seeks = [seek for _, seek in results]
     for first, seek in results:

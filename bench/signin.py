@@ -22,14 +22,21 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
 from typing import Any
 
 import httpx
-from _support import ROOT, bench_database_and_url, figure, median, percentile, run_like_serve, serve
+from _support import (
+    ROOT,
+    bench_database_and_url,
+    figure,
+    median,
+    percentile,
+    run_like_serve,
+    served,
+)
 
 from infra.database import Database
 from infra.passwords import DEFAULT_HASHER, hash_password, verify_password
@@ -150,18 +157,10 @@ async def run(args: argparse.Namespace) -> None:
         verify_times = bare_verify_ms(password_hash)
         with tempfile.TemporaryDirectory(prefix="revenge-bench-data-") as data_dir:
             settings = load_settings({"REVENGE_LOG_LEVEL": "warning", "REVENGE_DATA_DIR": data_dir})
-            listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listening.bind(("127.0.0.1", 0))
-            listening.listen(128)
-            url = f"http://127.0.0.1:{listening.getsockname()[1]}"
-            server, serving = await serve(settings, database, listening)
-            figure("signin.setup_seconds", time.perf_counter() - t, "s")
-            try:
+            async with served(settings, database) as url:
+                figure("signin.setup_seconds", time.perf_counter() - t, "s")
                 times = await time_sign_ins(url, args)
                 statements = await count_statements(database, url)
-            finally:
-                server.should_exit = True
-                await serving
         verify_times += bare_verify_ms(password_hash)
         sessions = await pool.fetchval(
             "SELECT count(*) FROM auth_sessions s JOIN users u ON u.id = s.user_id "

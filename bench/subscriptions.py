@@ -18,12 +18,11 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
 
-from _support import bench_database_and_url, figure, run_like_serve, serve
+from _support import bench_database_and_url, figure, run_like_serve, served
 
 from infra.database import Database
 from infra.settings import load_settings
@@ -90,12 +89,8 @@ async def run(args: argparse.Namespace) -> None:
         )
         with tempfile.TemporaryDirectory(prefix="revenge-bench-subs-") as data_dir:
             settings = load_settings({"REVENGE_LOG_LEVEL": "warning", "REVENGE_DATA_DIR": data_dir})
-            listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listening.bind(("127.0.0.1", 0))
-            listening.listen(1024)
-            base = f"ws://127.0.0.1:{listening.getsockname()[1]}/graphql"
-            server, serving = await serve(settings, database, listening)
-            try:
+            async with served(settings, database, backlog=1024) as http_base:
+                base = http_base.replace("http://", "ws://") + "/graphql"
                 key = await admin_api_key(pool, "bench-owner")
                 await asyncio.sleep(1.0)
                 before = rss_mb()
@@ -124,9 +119,6 @@ async def run(args: argparse.Namespace) -> None:
                 await child.wait()
                 await asyncio.sleep(1.0)
                 after = rss_mb()
-            finally:
-                server.should_exit = True
-                await serving
     count = args.sockets * args.per_socket
     figure("subscriptions.count", count, "subscriptions")
     figure("subscriptions.open_seconds", open_s, "s")
