@@ -51,6 +51,8 @@ log = structlog.get_logger("revenge.transcoder")
 # A request this many segments past the encoder's position is a seek: restart there.
 AHEAD_SEGMENTS = 3
 BEAT_SECONDS = 0.5
+# How often serving segments checks the scratch size limit.
+TRIM_SECONDS = 5.0
 
 
 def segment_name(index: int) -> str:
@@ -109,6 +111,7 @@ class Transcoder:
         self._runs: dict[tuple[uuid.UUID, str], _Run] = {}
         self._stopping: set[asyncio.Task[Any]] = set()
         self._spare = SpareProcess()
+        self._trimmed_at = 0.0
 
     def warm(self) -> None:
         """Start the spare encoder child now, so even the first transcode finds one."""
@@ -329,7 +332,7 @@ class Transcoder:
         while True:
             if path.exists():
                 Scratch.touch(path)
-                self.scratch.enforce_limit(self._protected())
+                await self._trim_scratch()
                 return path
             if run.failure is not None:
                 raise run.failure
@@ -351,6 +354,15 @@ class Transcoder:
             run.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(run.changed.wait(), min(0.05, remaining))
+
+    async def _trim_scratch(self) -> None:
+        """Keep the scratch under its size limit. Walking it costs a stat per segment, so it
+        runs at most every ``TRIM_SECONDS`` and off the event loop, not per segment served."""
+        now = time.monotonic()
+        if now - self._trimmed_at < TRIM_SECONDS:
+            return
+        self._trimmed_at = now
+        await asyncio.to_thread(self.scratch.enforce_limit, self._protected())
 
     @staticmethod
     def _upcoming(run: _Run, index: int) -> bool:
