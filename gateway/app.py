@@ -39,6 +39,7 @@ from gateway.subtitle_routes import subtitle_routes
 from gateway.transcoding import open_transcoding
 from gateway.trickplay_routes import trickplay_routes
 from infra.bus import EventBus, open_bus
+from infra.connection_slots import open_connection_slots
 from infra.database import Database, open_database
 from infra.jobs import open_job_queue, stop_worker
 from infra.metrics import METRICS_CONTENT_TYPE, Metrics
@@ -51,6 +52,7 @@ from resolvers.catalog.scan_service import ScanService
 from resolvers.playback import transcode_jobs
 from resolvers.playback.heartbeats import HeartbeatCoalescer
 from resolvers.playback.leases import LeaseReaper, StreamLimits
+from resolvers.playback.party_sync import PartyWaits
 from resolvers.playback.resume import ResumeRules
 from resolvers.playback.sessions import TOPIC as PLAYBACK_TOPIC
 
@@ -89,6 +91,7 @@ def create_app(
     on_started: StartupHook | None = None,
 ) -> Starlette:
     """Build the app. ``database`` lets tests share one pool; otherwise the lifespan opens it."""
+    connection_slots = open_connection_slots(settings.cache_url)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -110,6 +113,8 @@ def create_app(
         heartbeats.start()
         reaper = LeaseReaper(db.pool, bus, PLAYBACK_TOPIC, limits.lease_seconds)
         reaper.start()
+        party_waits = PartyWaits(db.pool, bus)
+        party_waits.start()
         app.state.database = db
         app.state.bus = bus
         app.state.jobs = jobs
@@ -154,6 +159,7 @@ def create_app(
                 await stop_worker(worker)  # running jobs finish or go back to the queue
             await transcoding.close()
             await reaper.close()
+            await party_waits.close()
             try:
                 await heartbeats.close()  # a clean stop writes every pending heartbeat
             except Exception:
@@ -162,6 +168,7 @@ def create_app(
             await jobs.close()
             await close_auth_services(auth_services)
             await bus.close()
+            await connection_slots.close()
             if owned:
                 await db.close()
             log.info("revenge stopped")
@@ -205,6 +212,7 @@ def create_app(
             max_depth=settings.graphql_max_depth,
             max_tokens=settings.graphql_max_tokens,
             max_connections_per_user=settings.graphql_ws_max_connections_per_user,
+            connection_slots=connection_slots,
         ),
     ]
     app = Starlette(

@@ -49,6 +49,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gateway.fast_execution import FastExecutor
+from infra.connection_slots import ConnectionSlots
 from infra.errors import RevengeError
 
 __all__ = [
@@ -519,6 +520,7 @@ def graphql_routes(
     connection_init_timeout: float = 10.0,
     keepalive_seconds: float | None = 15.0,
     max_connections_per_user: int = 0,
+    connection_slots: ConnectionSlots | None = None,
     path: str = "/graphql",
 ) -> list[BaseRoute]:
     """``GET``/``POST`` and the graphql-transport-ws WebSocket, both at ``path``.
@@ -540,6 +542,7 @@ def graphql_routes(
         connection_init_timeout=connection_init_timeout,
         keepalive_seconds=keepalive_seconds,
         max_connections_per_user=max_connections_per_user,
+        connection_slots=connection_slots,
     )
     return [
         Route(path, http, methods=["GET", "POST"]),

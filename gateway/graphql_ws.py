@@ -23,6 +23,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from gateway.graphql_http import ContextFactory, GraphQLService, RequestError
 from infra.bus import SubscriberTooSlow
+from infra.connection_slots import ConnectionSlots, InProcessConnectionSlots
 from infra.errors import Forbidden, RevengeError, Unauthenticated
 
 __all__ = ["PROTOCOL", "SUBSCRIBER_TOO_SLOW", "GraphQLTransportWS"]
@@ -45,13 +46,14 @@ class GraphQLTransportWS:
         connection_init_timeout: float = 10.0,
         keepalive_seconds: float | None = 15.0,
         max_connections_per_user: int = 0,
+        connection_slots: ConnectionSlots | None = None,
     ) -> None:
         self.service = service
         self.context_factory = context_factory
-        # Open sockets per signed-in user, in this process (0: no limit). A user over the limit
-        # is refused at connection_init with 4429.
+        # Open sockets per signed-in user (0: no limit), counted across replicas when the slots
+        # live in Redis. A user over the limit is refused at connection_init with 4429.
         self.max_connections_per_user = max_connections_per_user
-        self.connections_by_user: dict[str, int] = {}
+        self.connection_slots = connection_slots or InProcessConnectionSlots()
         self.allowed_origins = frozenset(origin.rstrip("/").lower() for origin in allowed_origins)
         self.connection_init_timeout = connection_init_timeout
         self.keepalive_seconds = keepalive_seconds
@@ -80,7 +82,7 @@ class _Connection:
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.closed = False
         self.send_lock = asyncio.Lock()
-        self.counted_user: str | None = None
+        self.slot: tuple[str, str] | None = None  # (user, token) of the place this socket holds
 
     async def run(self) -> None:
         websocket = self.websocket
@@ -105,18 +107,18 @@ class _Connection:
                 await self._handle(text, timers)
         finally:
             self.closed = True
-            self._uncount()
             tasks = [*timers, *self.operations.values()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self._give_back_slot()
 
     async def _init_timeout(self) -> None:
         await asyncio.sleep(self.endpoint.connection_init_timeout)
         if not self.init_received:
             await self.close(4408, "Connection initialisation timeout")
 
-    async def _count_user(self) -> bool:
+    async def _count_user(self, timers: list[asyncio.Task[None]]) -> bool:
         """Apply the per-user connection limit; False when the socket was closed for it."""
         endpoint = self.endpoint
         if not endpoint.max_connections_per_user:
@@ -129,22 +131,33 @@ class _Connection:
         user = getattr(getattr(context, "principal", None), "user_id", None)
         if user is None:
             return True  # anonymous sockets can do little; operations check access themselves
-        if endpoint.connections_by_user.get(user, 0) >= endpoint.max_connections_per_user:
+        slots = endpoint.connection_slots
+        key = f"ws:{user}"
+        token = await slots.take(key, endpoint.max_connections_per_user)
+        if token is None:
             await self.close(4429, "Too many connections for this user")
             return False
-        endpoint.connections_by_user[user] = endpoint.connections_by_user.get(user, 0) + 1
-        self.counted_user = user
+        self.slot = (key, token)
+        if slots.ttl_seconds != float("inf"):
+            timers.append(asyncio.create_task(self._renew_slot(slots.ttl_seconds / 3)))
         return True
 
-    def _uncount(self) -> None:
-        user, self.counted_user = self.counted_user, None
-        if user is None:
+    async def _renew_slot(self, interval: float) -> None:
+        while not self.closed and self.slot is not None:
+            await asyncio.sleep(interval)
+            try:
+                await self.endpoint.connection_slots.renew(*self.slot)
+            except Exception:
+                logger.warning("renewing a WebSocket's place failed", exc_info=True)
+
+    async def _give_back_slot(self) -> None:
+        slot, self.slot = self.slot, None
+        if slot is None:
             return
-        left = self.endpoint.connections_by_user.get(user, 1) - 1
-        if left > 0:
-            self.endpoint.connections_by_user[user] = left
-        else:
-            self.endpoint.connections_by_user.pop(user, None)
+        try:
+            await self.endpoint.connection_slots.give_back(*slot)
+        except Exception:  # the place lapses by itself within its time to live
+            logger.warning("giving back a WebSocket's place failed", exc_info=True)
 
     async def _keepalive(self, interval: float) -> None:
         while not self.closed:
@@ -170,7 +183,7 @@ class _Connection:
                 return
             self.init_received = True
             self.connection_params = payload
-            if not await self._count_user():
+            if not await self._count_user(timers):
                 return
             self.acknowledged = True
             await self.send({"type": "connection_ack"})

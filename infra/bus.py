@@ -1,8 +1,8 @@
 """The event bus: publish a JSON-able event on a topic, subscribe to a topic.
 
-In-process by default. A Redis implementation behind the same interface arrives with the
-real-time work, so a subscriber on one gateway replica sees what another published. Slow
-subscribers get a bounded buffer and are dropped rather than growing memory.
+In-process by default; Redis pub/sub behind the same interface (``REVENGE_CACHE_URL``), so a
+subscriber on one gateway replica sees what another published. Slow subscribers get a bounded
+buffer and are dropped rather than growing memory.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import redis.asyncio as redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from infra.settings import Settings
@@ -40,6 +41,9 @@ class EventBus(Protocol):
 
     def subscribe(self, topic: str) -> AsyncIterator[Event]: ...
 
+    async def wait_subscribed(self, topic: str) -> None:
+        """Returns once a started ``subscribe(topic)`` stream receives every later event."""
+
     async def close(self) -> None: ...
 
 
@@ -48,93 +52,200 @@ class _Subscriber:
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=size)
         self.overflowed = False
         self.closed = False
+        self.failure: str | None = None
 
 
-class InProcessBus:
-    def __init__(self, buffer_size: int = 256) -> None:
+class _LocalTopics:
+    """This process's subscribers by topic, each with a bounded queue: an event goes to every
+    subscriber of its topic; one whose queue is full is cut off rather than growing memory."""
+
+    def __init__(self, buffer_size: int) -> None:
         self._buffer_size = buffer_size
-        self._subscribers: dict[str, set[_Subscriber]] = {}
+        self.by_topic: dict[str, set[_Subscriber]] = {}
 
-    async def publish(self, topic: str, event: Event) -> None:
-        for subscriber in list(self._subscribers.get(topic, ())):
+    def add(self, topic: str) -> _Subscriber:
+        subscriber = _Subscriber(self._buffer_size)
+        self.by_topic.setdefault(topic, set()).add(subscriber)
+        return subscriber
+
+    def remove(self, topic: str, subscriber: _Subscriber) -> bool:
+        """Forget the subscriber; True when it was the topic's last."""
+        group = self.by_topic.get(topic)
+        if group is None:
+            return False
+        group.discard(subscriber)
+        if group:
+            return False
+        del self.by_topic[topic]
+        return True
+
+    def deliver(self, topic: str, event: Event) -> None:
+        for subscriber in list(self.by_topic.get(topic, ())):
             if subscriber.overflowed:
                 continue
             try:
                 subscriber.queue.put_nowait(event)
             except asyncio.QueueFull:
-                subscriber.overflowed = True
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    subscriber.queue.get_nowait()
-                subscriber.queue.put_nowait(None)
+                self._end(subscriber, None)
+
+    def end_all(self, failure: str | None = None) -> None:
+        """End every stream: cleanly (``failure`` None) or with ``SubscriberTooSlow``."""
+        for group in self.by_topic.values():
+            for subscriber in group:
+                self._end(subscriber, failure, closed=failure is None)
+        self.by_topic.clear()
+
+    @staticmethod
+    def _end(subscriber: _Subscriber, failure: str | None, closed: bool = False) -> None:
+        subscriber.overflowed = True
+        subscriber.closed = closed
+        subscriber.failure = failure
+        with contextlib.suppress(asyncio.QueueEmpty):
+            while subscriber.queue.full():
+                subscriber.queue.get_nowait()
+        subscriber.queue.put_nowait(None)
+
+    @staticmethod
+    async def events(topic: str, subscriber: _Subscriber) -> AsyncIterator[Event]:
+        while True:
+            event = await subscriber.queue.get()
+            if event is None:
+                if subscriber.closed:
+                    return
+                raise SubscriberTooSlow(subscriber.failure or f"subscriber to {topic} fell behind")
+            yield event
+
+
+class InProcessBus:
+    def __init__(self, buffer_size: int = 256) -> None:
+        self._local = _LocalTopics(buffer_size)
+
+    async def publish(self, topic: str, event: Event) -> None:
+        self._local.deliver(topic, event)
 
     async def subscribe(self, topic: str) -> AsyncIterator[Event]:
-        subscriber = _Subscriber(self._buffer_size)
-        self._subscribers.setdefault(topic, set()).add(subscriber)
+        subscriber = self._local.add(topic)
         try:
-            while True:
-                event = await subscriber.queue.get()
-                if event is None:
-                    if subscriber.closed:
-                        return
-                    raise SubscriberTooSlow(f"subscriber to {topic} fell behind")
+            async for event in self._local.events(topic, subscriber):
                 yield event
         finally:
-            group = self._subscribers.get(topic)
-            if group is not None:
-                group.discard(subscriber)
-                if not group:
-                    del self._subscribers[topic]
+            self._local.remove(topic, subscriber)
 
     def subscriber_count(self, topic: str) -> int:
-        return len(self._subscribers.get(topic, ()))
+        return len(self._local.by_topic.get(topic, ()))
+
+    async def wait_subscribed(self, topic: str) -> None:
+        return None  # a started stream is registered at once
 
     async def close(self) -> None:
-        for group in self._subscribers.values():
-            for subscriber in group:
-                subscriber.closed = True
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    while subscriber.queue.full():
-                        subscriber.queue.get_nowait()
-                subscriber.queue.put_nowait(None)
-        self._subscribers.clear()
+        self._local.end_all()
 
 
 class RedisBus:
     """Redis pub/sub: what one process publishes, subscribers in every process receive.
 
-    Events travel as JSON. A subscriber too slow for Redis's pub/sub output buffer is
-    disconnected by Redis; its stream then ends with ``SubscriberTooSlow``.
+    A process holds one pub/sub connection for all its subscribers: a topic is subscribed in
+    Redis once, when its first local subscriber arrives, and each event is decoded once and
+    handed to the local subscribers' bounded queues, exactly as the in-process bus does. So
+    2,000 subscriptions cost one Redis connection, and an event for 25 members on this replica
+    is one Redis message. ``subscribe`` returns events only after Redis confirmed the
+    subscription, so nothing published after the caller reads current state is missed. When
+    the connection drops (or Redis cuts it for a full output buffer), every local stream ends
+    with ``SubscriberTooSlow``; the next subscription opens a fresh connection.
     """
 
     PREFIX = "revenge:"
+    CONFIRM_TIMEOUT_SECONDS = 5.0
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, buffer_size: int = 256) -> None:
         self._redis = redis.from_url(url)
+        self._local = _LocalTopics(buffer_size)
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._confirmed: dict[str, asyncio.Event] = {}
 
     async def publish(self, topic: str, event: Event) -> None:
         await self._redis.publish(self.PREFIX + topic, json.dumps(event))
 
     async def subscribe(self, topic: str) -> AsyncIterator[Event]:
-        pubsub = self._redis.pubsub()
-        channel = self.PREFIX + topic
-        await pubsub.subscribe(channel)
+        first = topic not in self._local.by_topic
+        subscriber = self._local.add(topic)
         try:
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
-                event: Event = json.loads(message["data"])
+            if first:
+                confirmed = self._confirmed[topic] = asyncio.Event()
+                await self._connection().subscribe(self.PREFIX + topic)
+                self._start_reader()
+            else:
+                confirmed = self._confirmed.setdefault(topic, asyncio.Event())
+            await confirmed.wait()
+            async for event in self._local.events(topic, subscriber):
                 yield event
         except RedisConnectionError as error:
             raise SubscriberTooSlow(f"subscriber to {topic} was disconnected: {error}") from None
         finally:
+            if self._local.remove(topic, subscriber):
+                self._confirmed.pop(topic, asyncio.Event()).set()  # wake any waiter
+                if self._pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        await self._pubsub.unsubscribe(self.PREFIX + topic)
+
+    def _connection(self) -> PubSub:
+        if self._pubsub is None:
+            self._pubsub = self._redis.pubsub()
+        return self._pubsub
+
+    def _start_reader(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read(), name="redis-bus-reader")
+
+    async def _read(self) -> None:
+        pubsub = self._connection()
+        try:
+            while True:
+                message = await pubsub.get_message(timeout=None)
+                if message is None:
+                    continue
+                kind = message.get("type")
+                channel = message["channel"]
+                topic = (channel.decode() if isinstance(channel, bytes) else channel)[
+                    len(self.PREFIX) :
+                ]
+                if kind == "message":
+                    self._local.deliver(topic, json.loads(message["data"]))
+                elif kind == "subscribe" and topic in self._confirmed:
+                    self._confirmed[topic].set()
+        except (RedisConnectionError, OSError) as error:
+            self._pubsub = None
+            for waiting in self._confirmed.values():
+                waiting.set()  # their streams end just below
+            self._confirmed.clear()
+            self._local.end_all(f"the event bus lost Redis: {error}")
             with contextlib.suppress(Exception):
-                await pubsub.unsubscribe(channel)
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def subscriber_count(self, topic: str) -> int:
+        return len(self._local.by_topic.get(topic, ()))
+
+    async def wait_subscribed(self, topic: str) -> None:
+        confirmed = self._confirmed.get(topic)
+        if confirmed is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(confirmed.wait(), self.CONFIRM_TIMEOUT_SECONDS)
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
 
     async def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        self._local.end_all()
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
         await self._redis.aclose()
 
 
@@ -182,7 +293,8 @@ class Subscription:
 async def subscription(bus: EventBus, topic: str) -> AsyncIterator[Subscription]:
     opened = Subscription(bus.subscribe(topic))
     try:
-        await asyncio.sleep(0)  # let the subscription register before the caller reads state
+        await asyncio.sleep(0)  # the stream starts and registers ...
+        await bus.wait_subscribed(topic)  # ... and is live before the caller reads state
         yield opened
     finally:
         await opened.close()

@@ -57,6 +57,7 @@ class Settings:
     playback_max_streams_per_user: int = 10
     playback_max_streams_per_profile: int = 4
     playback_max_remuxes: int = 4
+    party_ready_timeout_seconds: float = 15.0
     # Transcoding: scratch space for segments, encoders per worker, hardware use.
     transcode_scratch_dir: str = ""
     transcode_scratch_max_mb: int = 20_000
@@ -270,6 +271,11 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
         "REVENGE_PLAYBACK_MAX_REMUXES",
         "playback.max_remuxes",
         _as_int(1, 256),
+    ),
+    "party_ready_timeout_seconds": (
+        "REVENGE_PARTY_READY_TIMEOUT_SECONDS",
+        "party.ready_timeout_seconds",
+        _as_float(1, 600),
     ),
 }
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import asyncpg
 
+from infra.authz.service import VisibilityFilter
 from infra.bus import EventBus, subscription
-from infra.errors import NotFound
-from resolvers.playback.parties import Party, PartyMember, PartyMessage, party
+from infra.errors import Forbidden, NotFound
+from resolvers.playback.parties import Party, PartyMember, PartyMessage, all_visible, party
 from resolvers.playback.sessions import Viewer
 
 __all__ = [
@@ -63,6 +64,8 @@ def encode_party(found: Party) -> dict[str, Any]:
         "endedAt": found.ended_at.isoformat() if found.ended_at else None,
         "createdAt": found.created_at.isoformat(),
         "members": [_member(member) for member in found.members],
+        "playWhenReady": found.play_when_ready,
+        "waitDeadline": found.wait_deadline.isoformat() if found.wait_deadline else None,
     }
 
 
@@ -97,13 +100,16 @@ def decode_party(data: Mapping[str, Any]) -> Party:
             )
             for m in data["members"]
         ),
+        play_when_ready=data["playWhenReady"],
+        wait_deadline=when(data["waitDeadline"]),
     )
 
 
 async def publish_party(
     bus: EventBus, kind: str, found: Party, message: PartyMessage | None = None
 ) -> None:
-    """``kind``: created, joined, left, role, play, pause, seek, next, message."""
+    """``kind``: created, joined, left, role, play, pause, seek, next, waiting, resume,
+    message."""
     event: dict[str, Any] = {"type": f"party.{kind}", "party": encode_party(found)}
     if message is not None:
         event["message"] = {
@@ -125,17 +131,33 @@ async def member_party(pool: asyncpg.Pool, viewer: Viewer, party_id: uuid.UUID) 
 
 
 async def watch_party_events(
-    bus: EventBus, viewer: Viewer, found: Party
+    pool: asyncpg.Pool, bus: EventBus, viewer: Viewer, visibility: VisibilityFilter, found: Party
 ) -> AsyncGenerator[Mapping[str, Any], None]:
     """The party as ``member_party`` found it (``party.current``), then every event while the
-    viewer is a member."""
+    viewer is a member.
+
+    Each event is authorized for this viewer before it goes out: it must still list them as a
+    member, and when what it plays (or queues) has changed since the last event, all of it must
+    be visible to their profile, checked again in the database, since ratings and parental
+    limits can change while a party runs. An event about an item the profile may not see is
+    never sent; the stream ends with FORBIDDEN instead.
+    """
+    checked = (found.item_id, *found.queue)
     async with subscription(bus, party_topic(found.id)) as events:
         yield {"type": "party.current", "party": encode_party(found)}
         async for event in events:
-            yield event
-            members = event["party"]["members"]
+            data = event["party"]
             if not any(
                 m["userId"] == str(viewer.user_id) and m["profileId"] == str(viewer.profile_id)
-                for m in members
+                for m in data["members"]
             ):
                 return  # that event said this viewer left: nothing more for them
+            items = (uuid.UUID(data["itemId"]), *(uuid.UUID(item) for item in data["queue"]))
+            if items != checked:  # what plays changed: ask again, the rating may have too
+                async with pool.acquire() as conn:
+                    if not await all_visible(conn, visibility, items):
+                        raise Forbidden(
+                            "this watch party moved on to something this profile may not see"
+                        )
+                checked = items
+            yield event

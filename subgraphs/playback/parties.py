@@ -10,10 +10,10 @@ from enum import Enum
 
 import strawberry
 
-from infra.errors import NotFound
 from loaders.context import Context
 from resolvers.catalog.ids import parse_id
 from resolvers.playback import parties as resolvers
+from resolvers.playback import party_chat, party_sync
 from resolvers.playback.party_events import (
     decode_party,
     member_party,
@@ -67,10 +67,14 @@ class PartyMember:
     position_ms: int
     latency_ms: int | None
     last_seen_at: datetime.datetime
+    is_online: bool = strawberry.field(
+        description="The member's player reported within the last 30 seconds."
+    )
 
     @classmethod
-    def of(cls, member: resolvers.PartyMember) -> PartyMember:
+    def of(cls, member: resolvers.PartyMember, at: datetime.datetime) -> PartyMember:
         return cls(
+            is_online=member.is_online(at),
             user_id=strawberry.ID(str(member.user_id)),
             profile_id=strawberry.ID(str(member.profile_id)),
             role=PartyRole(member.role),
@@ -98,10 +102,18 @@ class WatchParty:
     )
     ended_at: datetime.datetime | None
     members: list[PartyMember]
+    play_when_ready: bool = strawberry.field(
+        description="While WAITING: the party starts by itself once every online member is "
+        "ready, or at waitDeadline."
+    )
+    wait_deadline: datetime.datetime | None
 
     @classmethod
     def of(cls, found: resolvers.Party) -> WatchParty:
+        at = _now()
         return cls(
+            play_when_ready=found.play_when_ready,
+            wait_deadline=found.wait_deadline,
             id=strawberry.ID(str(found.id)),
             item=MediaItem(id=strawberry.ID(str(found.item_id))),
             queue=[MediaItem(id=strawberry.ID(str(item))) for item in found.queue],
@@ -112,7 +124,7 @@ class WatchParty:
             position_ms=found.position_ms,
             state_changed_at=found.state_changed_at,
             ended_at=found.ended_at,
-            members=[PartyMember.of(member) for member in found.members],
+            members=[PartyMember.of(member, at) for member in found.members],
         )
 
 
@@ -138,6 +150,7 @@ class PartyMessage:
 @strawberry.type(description="What a member's player should do to stay with the party.")
 class PartySync:
     member: PartyMember
+    party: WatchParty
     drift_ms: int
     action: str = strawberry.field(description="none, rate or seek")
     rate: float
@@ -148,7 +161,8 @@ class PartySync:
 @strawberry.type
 class PartyEvent:
     kind: str = strawberry.field(
-        description="current, created, joined, left, role, play, pause, seek, next, message"
+        description="current, created, joined, left, role, play, pause, seek, next, message; "
+        "waiting (a member's player holds the party) and resume (the wait is over)"
     )
     party: WatchParty
     message: PartyMessage | None
@@ -157,6 +171,10 @@ class PartyEvent:
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def _ready_timeout(info: Info) -> datetime.timedelta:
+    return datetime.timedelta(seconds=info.context.settings.party_ready_timeout_seconds)
 
 
 @strawberry.type
@@ -174,7 +192,7 @@ class PartyQuery:
     ) -> list[PartyMessage]:
         """The party's latest chat, oldest first (for members joining late)."""
         viewer = await require_viewer(info, "read")
-        messages = await resolvers.recent_messages(
+        messages = await party_chat.recent_messages(
             info.context.pool, viewer, parse_id(party_id, "partyId"), last
         )
         return [PartyMessage.of(message) for message in messages]
@@ -253,12 +271,13 @@ class PartyMutation:
     ) -> WatchParty:
         """Play (scheduled at a server time all members reach), pause, seek or next."""
         viewer = await require_viewer(info)
-        found = await resolvers.command(
+        found = await party_sync.command(
             info.context.pool,
             viewer,
             parse_id(party_id, "partyId"),
             command.value,
             position_ms=position_ms,
+            ready_timeout=_ready_timeout(info),
         )
         await publish_party(info.context.bus, command.value, found)
         return WatchParty.of(found)
@@ -276,15 +295,22 @@ class PartyMutation:
         viewer = await require_viewer(info)
         parsed = parse_id(party_id, "partyId")
         now = _now()
-        member = await resolvers.report_member(
-            info.context.pool, viewer, parsed, position_ms, is_ready, now, latency_ms
+        report = await party_sync.report_member(
+            info.context.pool,
+            viewer,
+            parsed,
+            position_ms,
+            is_ready,
+            now,
+            latency_ms,
+            ready_timeout=_ready_timeout(info),
         )
-        found = await resolvers.party(info.context.pool, viewer, parsed)
-        if found is None:
-            raise NotFound("watch party not found", argument="partyId")
-        hint = resolvers.sync_hint(found, position_ms, now)
+        if report.change is not None:
+            await publish_party(info.context.bus, report.change, report.party)
+        hint = party_sync.sync_hint(report.party, position_ms, now)
         return PartySync(
-            member=PartyMember.of(member),
+            member=PartyMember.of(report.member, now),
+            party=WatchParty.of(report.party),
             drift_ms=hint.drift_ms,
             action=hint.action,
             rate=hint.rate,
@@ -298,7 +324,7 @@ class PartyMutation:
     ) -> PartyMessage:
         viewer = await require_viewer(info)
         parsed = parse_id(party_id, "partyId")
-        message = await resolvers.post_message(info.context.pool, viewer, parsed, body)
+        message = await party_chat.post_message(info.context.pool, viewer, parsed, body)
         found = await resolvers.party(info.context.pool, viewer, parsed)
         if found is not None:
             await publish_party(info.context.bus, "message", found, message)
@@ -314,7 +340,9 @@ class PartySubscription:
         """The party now, then every change and chat message, while the caller is a member."""
         viewer = await require_viewer(info, "read")
         found = await member_party(info.context.pool, viewer, parse_id(party_id, "partyId"))
-        events = watch_party_events(info.context.bus, viewer, found)
+        events = watch_party_events(
+            info.context.pool, info.context.bus, viewer, visibility(info), found
+        )
         async with contextlib.aclosing(events):
             async for event in events:
                 message = event.get("message")

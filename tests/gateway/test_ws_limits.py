@@ -54,3 +54,34 @@ async def test_a_users_sockets_beyond_the_limit_are_refused(
     assert (third_ack, third_code) == (None, 4429)
     assert neighbour_ack == {"type": "connection_ack"}  # another user has places of their own
     assert fourth_ack == {"type": "connection_ack"}  # a closed socket freed its place
+
+
+async def test_the_limit_counts_a_users_sockets_on_every_replica(
+    pool: asyncpg.Pool, database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    shared = {"REVENGE_GRAPHQL_WS_MAX_CONNECTIONS_PER_USER": "2", "REVENGE_CACHE_URL": redis_url}
+    with (
+        running_app(database_url, tmp_path / "a", **shared) as replica_a,
+        running_app(database_url, tmp_path / "b", **shared) as replica_b,
+    ):
+        key = await admin_api_key(pool, "roamer")
+        url_a = replica_a.url.replace("http://", "ws://") + "/graphql"
+        url_b = replica_b.url.replace("http://", "ws://") + "/graphql"
+
+        on_a, on_a_ack, _ = await _init(url_a, key)
+        on_b, on_b_ack, _ = await _init(url_b, key)
+        third, third_ack, third_code = await _init(url_b, key)
+        await on_a.close()
+        for _ in range(40):  # replica a gives the place back when its socket loop ends
+            fourth, fourth_ack, _ = await _init(url_b, key)
+            if fourth_ack is not None:
+                break
+            await fourth.close()
+            await asyncio.sleep(0.05)
+
+        for socket in (on_b, third, fourth):
+            await socket.close()
+
+    assert on_a_ack == on_b_ack == {"type": "connection_ack"}
+    assert (third_ack, third_code) == (None, 4429)  # two places taken, on two replicas
+    assert fourth_ack == {"type": "connection_ack"}

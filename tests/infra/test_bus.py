@@ -6,8 +6,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import redis.asyncio as redis
 
-from infra.bus import EventBus, InProcessBus, RedisBus, SubscriberTooSlow, open_bus
+from infra.bus import (
+    EventBus,
+    InProcessBus,
+    RedisBus,
+    SubscriberTooSlow,
+    open_bus,
+    subscription,
+)
 from infra.settings import load_settings
 
 
@@ -112,4 +120,57 @@ async def test_open_bus_picks_redis_when_a_cache_url_is_set(redis_url: str) -> N
         assert isinstance(bus, RedisBus)
         assert await bus.ping() is True
     finally:
+        await bus.close()
+
+
+async def _client_count(redis_url: str, name: str) -> int:
+    admin = redis.from_url(redis_url)
+    try:
+        clients = await admin.client_list()
+        return sum(1 for c in clients if c.get("cmd", "").startswith(name))
+    finally:
+        await admin.aclose()
+
+
+async def test_a_redis_bus_shares_one_connection_and_is_live_once_subscribed(
+    redis_url: str,
+) -> None:
+    publisher, subscriber = RedisBus(redis_url), RedisBus(redis_url)
+    try:
+        # Ten subscribers on two topics: once `subscription` yields, the first publish arrives.
+        async with contextlib.AsyncExitStack() as stack:
+            streams = [
+                await stack.enter_async_context(subscription(subscriber, f"t{n % 2}"))
+                for n in range(10)
+            ]
+            await publisher.publish("t0", {"n": 0})
+            await publisher.publish("t1", {"n": 1})
+            received = [await asyncio.wait_for(s.next(), 5) for s in streams]
+            pubsub_connections = await _client_count(redis_url, "subscribe")
+            one_topic = subscriber.subscriber_count("t0")
+
+        await publisher.publish("t0", {"n": 2})  # nobody listens now: dropped, no error
+        assert received == [{"n": n % 2} for n in range(10)]
+        assert one_topic == 5
+        assert pubsub_connections == 1  # one Redis connection carries all ten subscriptions
+        assert subscriber.subscriber_count("t0") == 0
+    finally:
+        await publisher.close()
+        await subscriber.close()
+
+
+async def test_losing_redis_ends_every_stream_with_subscriber_too_slow(redis_url: str) -> None:
+    bus = RedisBus(redis_url)
+    admin = redis.from_url(redis_url)
+    try:
+        async with subscription(bus, "lost") as first, subscription(bus, "lost") as second:
+            await admin.client_kill_filter(_type="pubsub")
+            for stream in (first, second):
+                with pytest.raises(SubscriberTooSlow, match="lost Redis"):
+                    await asyncio.wait_for(stream.next(), 5)
+        async with subscription(bus, "again") as again:  # a fresh connection serves new ones
+            await bus.publish("again", {"ok": True})
+            assert await asyncio.wait_for(again.next(), 5) == {"ok": True}
+    finally:
+        await admin.aclose()
         await bus.close()

@@ -18,16 +18,17 @@ from resolvers.playback.parties import (
     CODE_LENGTH,
     MAX_MEMBERS,
     Party,
-    SyncHint,
-    command,
     create_party,
-    expected_position_ms,
     join_party,
     leave_party,
-    post_message,
-    recent_messages,
-    report_member,
     set_role,
+)
+from resolvers.playback.party_chat import post_message, recent_messages
+from resolvers.playback.party_sync import (
+    SyncHint,
+    command,
+    expected_position_ms,
+    report_member,
     sync_hint,
 )
 from resolvers.playback.sessions import Viewer
@@ -65,9 +66,10 @@ async def add_items(
 
 
 async def start(
-    pool: asyncpg.Pool, control: str = "host", queue_length: int = 0
+    pool: asyncpg.Pool, control: str = "host", queue_length: int = 0, *, ready: bool = True
 ) -> tuple[Party, Viewer, Viewer, list[uuid.UUID]]:
-    """A party hosted by ann, with bob joined."""
+    """A party hosted by ann, with bob joined; both players ready at T0 unless ``ready`` is
+    False."""
     ann = await make_viewer(pool, "ann")
     bob = await make_viewer(pool, "bob")
     items = await add_items(pool, *(f"Film {n}" for n in range(1 + queue_length)))
@@ -75,6 +77,9 @@ async def start(
         pool, ann, EVERYTHING, items[0], queue=items[1:], control=control, now=T0
     )
     joined = await join_party(pool, bob, EVERYTHING, created.invite_code, now=T0)
+    if ready:
+        await report_member(pool, ann, joined.id, 0, True, now=T0)
+        joined = (await report_member(pool, bob, joined.id, 0, True, now=T0)).party
     return joined, ann, bob, items
 
 
@@ -211,7 +216,7 @@ async def test_expected_position_runs_while_playing(pool: asyncpg.Pool) -> None:
 async def test_a_start_waits_for_the_slowest_member_and_drift_gets_a_hint(
     pool: asyncpg.Pool,
 ) -> None:
-    joined, ann, bob, _ = await start(pool)
+    joined, ann, bob, _ = await start(pool, ready=False)
     await report_member(pool, bob, joined.id, 0, True, now=T0, latency_ms=400)
     await report_member(pool, ann, joined.id, 0, True, now=T0, latency_ms=120)
 
@@ -241,7 +246,7 @@ async def test_bad_commands_are_refused(pool: asyncpg.Pool) -> None:
 async def test_next_goes_through_the_queue_to_the_end(pool: asyncpg.Pool) -> None:
     joined, ann, bob, items = await start(pool, queue_length=2)
     await command(pool, ann, joined.id, "play", now=T0)
-    await report_member(pool, bob, joined.id, 30_000, True, now=T0)
+    await report_member(pool, bob, joined.id, 30_000, True, now=T0 + timedelta(seconds=30))
 
     second = await command(pool, ann, joined.id, "next", now=T0 + timedelta(minutes=1))
     third = await command(pool, ann, joined.id, "next", now=T0 + timedelta(minutes=2))
@@ -267,7 +272,7 @@ async def test_report_member_updates_position_and_ready(pool: asyncpg.Pool) -> N
     joined, _, bob, _ = await start(pool)
     seen = T0 + timedelta(seconds=5)
 
-    member = await report_member(pool, bob, joined.id, 4_000, True, now=seen)
+    member = (await report_member(pool, bob, joined.id, 4_000, True, now=seen)).member
 
     assert (member.position_ms, member.is_ready, member.last_seen_at) == (4_000, True, seen)
     eve = await make_viewer(pool, "eve")

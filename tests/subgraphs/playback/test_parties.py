@@ -53,6 +53,8 @@ async def test_a_party_carries_commands_and_chat_to_its_members(
     joined = await execute(
         JOIN, context_value=context(principal=bob.principal), code=created["inviteCode"]
     )
+    for viewer_context in (context(), context(principal=bob.principal)):
+        await execute(REPORT, context_value=viewer_context, party=party_id, at=0)
     stream = await schema.subscribe(
         EVENTS, variable_values={"party": party_id}, context_value=context()
     )
@@ -123,3 +125,73 @@ async def test_sync_hints_server_time_and_strangers(
         "NOT_FOUND"
     ]
     assert error_codes(wrong) == ["NOT_FOUND"]
+
+
+READY = """mutation($party: ID!, $ready: Boolean!) {
+  reportWatchPartyPosition(partyId: $party, positionMs: 0, isReady: $ready) {
+    party { state playWhenReady waitDeadline members { isReady isOnline } }
+  }
+}"""
+
+
+async def test_a_player_that_is_not_ready_holds_the_party(
+    pool: asyncpg.Pool, execute: Execute, context: Callable[..., Context], bus: InProcessBus
+) -> None:
+    item_id = await add_item(pool, await add_library(pool), "Film")
+    bob = await make_viewer(pool, "bob")
+    as_bob = context(principal=bob.principal)
+    created = (await execute(CREATE, item=str(item_id))).data["createWatchParty"]
+    party_id = created["id"]
+    await execute(JOIN, context_value=as_bob, code=created["inviteCode"])
+    await execute(READY, party=party_id, ready=True)
+    stream = await schema.subscribe(
+        EVENTS, variable_values={"party": party_id}, context_value=context()
+    )
+    await anext(stream)
+    while bus.subscriber_count(f"party:{party_id}") == 0:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+
+    # The host presses play while bob's player is still loading: the party waits for him.
+    played = await execute(COMMAND, party=party_id, command="PLAY")
+    ready = await execute(READY, context_value=as_bob, party=party_id, ready=True)
+    await asyncio.sleep(0.25)  # players report at most every 200 ms
+    # Bob's buffer runs dry while everyone plays: he holds the party again.
+    buffering = await execute(READY, context_value=as_bob, party=party_id, ready=False)
+    events = [await asyncio.wait_for(anext(stream), 5) for _ in range(3)]
+    await stream.aclose()
+
+    waiting = played.data["watchPartyCommand"]
+    assert waiting["state"] == "WAITING"
+    sent = [
+        (e.data["watchPartyEvents"]["kind"], e.data["watchPartyEvents"]["party"]["state"])
+        for e in events
+    ]
+    assert sent == [("play", "WAITING"), ("resume", "PLAYING"), ("waiting", "WAITING")]
+    assert ready.data["reportWatchPartyPosition"]["party"]["state"] == "PLAYING"
+    held = buffering.data["reportWatchPartyPosition"]["party"]
+    assert (held["state"], held["playWhenReady"]) == ("WAITING", True)
+    deadline = datetime.datetime.fromisoformat(held["waitDeadline"])
+    seconds = (deadline - datetime.datetime.now(datetime.UTC)).total_seconds()
+    assert 10 < seconds <= 15  # the default ready timeout
+    assert held["members"] == [
+        {"isReady": True, "isOnline": True},
+        {"isReady": False, "isOnline": True},
+    ]
+
+
+async def test_a_flood_of_commands_or_reports_is_rate_limited(
+    pool: asyncpg.Pool, execute: Execute
+) -> None:
+    item_id = await add_item(pool, await add_library(pool), "Film")
+    party_id = (await execute(CREATE, item=str(item_id))).data["createWatchParty"]["id"]
+
+    answers = [
+        await execute(COMMAND, party=party_id, command="SEEK", at=1000 * n) for n in range(12)
+    ]
+    reports = [await execute(REPORT, party=party_id, at=0) for _ in range(2)]
+
+    codes = [error_codes(answer) for answer in answers]
+    assert codes == [[]] * 10 + [["RATE_LIMITED"]] * 2
+    assert error_codes(reports[0]) == [] and error_codes(reports[1]) == ["RATE_LIMITED"]
+    still = await execute("query($id: ID!) { watchParty(id: $id) { positionMs } }", id=party_id)
+    assert still.data["watchParty"] == {"positionMs": 9000}  # nothing of the refused ones
