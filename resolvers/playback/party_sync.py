@@ -118,11 +118,11 @@ async def _count_command(
     """Count the command in the member's window; refuse it beyond the limit. The caller holds
     the party row's lock, so two commands of one member cannot both take the last place."""
     count = await conn.fetchval(
-        "UPDATE watch_party_members SET "
-        "commands_in_window = CASE WHEN command_window_start > $4::timestamptz - make_interval(secs => $5) "
-        "THEN commands_in_window + 1 ELSE 1 END, "
-        "command_window_start = CASE WHEN command_window_start > $4::timestamptz - make_interval(secs => $5) "
-        "THEN command_window_start ELSE $4::timestamptz END "
+        "UPDATE watch_party_members SET commands_in_window = CASE WHEN open_window "
+        "THEN commands_in_window + 1 ELSE 1 END, command_window_start = CASE WHEN open_window "
+        "THEN command_window_start ELSE $4::timestamptz END FROM (SELECT coalesce("
+        "command_window_start > $4::timestamptz - make_interval(secs => $5), false) AS open_window "
+        "FROM watch_party_members WHERE party_id = $1 AND user_id = $2 AND profile_id = $3) AS w "
         "WHERE party_id = $1 AND user_id = $2 AND profile_id = $3 RETURNING commands_in_window",
         party_id,
         viewer.user_id,
