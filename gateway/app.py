@@ -213,6 +213,7 @@ def create_app(
             max_tokens=settings.graphql_max_tokens,
             max_connections_per_user=settings.graphql_ws_max_connections_per_user,
             connection_slots=connection_slots,
+            recheck_seconds=settings.graphql_ws_recheck_seconds,
         ),
     ]
     app = Starlette(

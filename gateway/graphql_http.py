@@ -521,6 +521,7 @@ def graphql_routes(
     keepalive_seconds: float | None = 15.0,
     max_connections_per_user: int = 0,
     connection_slots: ConnectionSlots | None = None,
+    recheck_seconds: float = 60.0,
     path: str = "/graphql",
 ) -> list[BaseRoute]:
     """``GET``/``POST`` and the graphql-transport-ws WebSocket, both at ``path``.
@@ -543,6 +544,7 @@ def graphql_routes(
         keepalive_seconds=keepalive_seconds,
         max_connections_per_user=max_connections_per_user,
         connection_slots=connection_slots,
+        recheck_seconds=recheck_seconds,
     )
     return [
         Route(path, http, methods=["GET", "POST"]),

@@ -47,6 +47,7 @@ class GraphQLTransportWS:
         keepalive_seconds: float | None = 15.0,
         max_connections_per_user: int = 0,
         connection_slots: ConnectionSlots | None = None,
+        recheck_seconds: float = 60.0,
     ) -> None:
         self.service = service
         self.context_factory = context_factory
@@ -57,6 +58,8 @@ class GraphQLTransportWS:
         self.allowed_origins = frozenset(origin.rstrip("/").lower() for origin in allowed_origins)
         self.connection_init_timeout = connection_init_timeout
         self.keepalive_seconds = keepalive_seconds
+        # How often an open socket's credentials are checked again (0: never).
+        self.recheck_seconds = recheck_seconds
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await _Connection(self, WebSocket(scope, receive, send)).run()
@@ -159,6 +162,20 @@ class _Connection:
         except Exception:  # the place lapses by itself within its time to live
             logger.warning("giving back a WebSocket's place failed", exc_info=True)
 
+    async def _recheck(self, interval: float) -> None:
+        """Authenticate the socket's credentials again now and then: a revoked API key, a
+        disabled account or an expired token ends the socket (4403), and with it every
+        subscription that would otherwise go on receiving events."""
+        while not self.closed:
+            await asyncio.sleep(interval)
+            try:
+                await self.endpoint.context_factory(self.websocket, self.connection_params)
+            except (Unauthenticated, Forbidden):
+                await self.close(4403, "Forbidden")
+                return
+            except Exception:  # a passing database hiccup is no reason to drop the socket
+                logger.warning("re-checking a WebSocket's credentials failed", exc_info=True)
+
     async def _keepalive(self, interval: float) -> None:
         while not self.closed:
             await asyncio.sleep(interval)
@@ -189,6 +206,8 @@ class _Connection:
             await self.send({"type": "connection_ack"})
             if self.endpoint.keepalive_seconds:
                 timers.append(asyncio.create_task(self._keepalive(self.endpoint.keepalive_seconds)))
+            if self.endpoint.recheck_seconds:
+                timers.append(asyncio.create_task(self._recheck(self.endpoint.recheck_seconds)))
         elif kind == "ping":
             await self.send({"type": "pong"})
         elif kind == "pong":

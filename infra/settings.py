@@ -58,6 +58,7 @@ class Settings:
     playback_max_streams_per_profile: int = 4
     playback_max_remuxes: int = 4
     party_ready_timeout_seconds: float = 15.0
+    graphql_ws_recheck_seconds: float = 60.0
     # Transcoding: scratch space for segments, encoders per worker, hardware use.
     transcode_scratch_dir: str = ""
     transcode_scratch_max_mb: int = 20_000
@@ -271,6 +272,11 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
         "REVENGE_PLAYBACK_MAX_REMUXES",
         "playback.max_remuxes",
         _as_int(1, 256),
+    ),
+    "graphql_ws_recheck_seconds": (
+        "REVENGE_GRAPHQL_WS_RECHECK_SECONDS",
+        "graphql.ws_recheck_seconds",
+        _as_float(0, 86_400),
     ),
     "party_ready_timeout_seconds": (
         "REVENGE_PARTY_READY_TIMEOUT_SECONDS",

@@ -85,3 +85,27 @@ async def test_the_limit_counts_a_users_sockets_on_every_replica(
     assert on_a_ack == on_b_ack == {"type": "connection_ack"}
     assert (third_ack, third_code) == (None, 4429)  # two places taken, on two replicas
     assert fourth_ack == {"type": "connection_ack"}
+
+
+async def test_a_revoked_key_ends_its_open_sockets(
+    pool: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
+    with running_app(
+        database_url, tmp_path / "data", REVENGE_GRAPHQL_WS_RECHECK_SECONDS="0.2"
+    ) as app:
+        key = await admin_api_key(pool, "leaver")
+        url = app.url.replace("http://", "ws://") + "/graphql"
+        socket, ack, _ = await _init(url, key)
+        await asyncio.sleep(0.5)  # a few checks pass while the key is good
+        still_open = socket.close_code is None
+
+        await pool.execute("UPDATE api_keys SET revoked_at = now()")
+        try:
+            while True:
+                await asyncio.wait_for(socket.recv(), 5)  # pings, until the server closes
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else None
+
+    assert ack == {"type": "connection_ack"}
+    assert still_open
+    assert code == 4403
