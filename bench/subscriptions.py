@@ -9,7 +9,7 @@ process's resident memory is read before, with everything open, and after the cl
 
 Target: 2,000 idle subscriptions within 300 MB RSS.
 
-    ./dev bench subscriptions [--sockets 20] [--per-socket 100]
+    ./dev bench subscriptions [--sockets 20] [--per-socket 100] [--redis redis://127.0.0.1:6379/0]
 """
 
 from __future__ import annotations
@@ -77,6 +77,17 @@ async def client_main(url: str, key: str, library_id: str, sockets: int, per_soc
 # --- server (this process) ------------------------------------------------------------------
 
 
+async def _redis_connections(url: str) -> int:
+    """Pub/sub connections open on the Redis server (this benchmark is its only client)."""
+    import redis.asyncio as redis
+
+    client = redis.from_url(url)
+    try:
+        return sum(1 for c in await client.client_list() if int(c.get("sub", 0)) > 0)
+    finally:
+        await client.aclose()
+
+
 async def run(args: argparse.Namespace) -> None:
     async with bench_database_and_url() as (pool, url):
         database = Database(pool=pool, url=url)
@@ -88,7 +99,10 @@ async def run(args: argparse.Namespace) -> None:
             "INSERT INTO library_scans (library_id, status) VALUES ($1, 'completed')", library_id
         )
         with tempfile.TemporaryDirectory(prefix="revenge-bench-subs-") as data_dir:
-            settings = load_settings({"REVENGE_LOG_LEVEL": "warning", "REVENGE_DATA_DIR": data_dir})
+            environ = {"REVENGE_LOG_LEVEL": "warning", "REVENGE_DATA_DIR": data_dir}
+            if args.redis:
+                environ["REVENGE_CACHE_URL"] = args.redis
+            settings = load_settings(environ)
             async with served(settings, database, backlog=1024) as http_base:
                 base = http_base.replace("http://", "ws://") + "/graphql"
                 key = await admin_api_key(pool, "bench-owner")
@@ -114,6 +128,7 @@ async def run(args: argparse.Namespace) -> None:
                 open_s = time.perf_counter() - started
                 await asyncio.sleep(2.0)  # idle: nothing flows
                 loaded = rss_mb()
+                redis_connections = await _redis_connections(args.redis) if args.redis else 0
                 child.stdin.write(b"done\n")
                 await child.stdin.drain()
                 await child.wait()
@@ -126,6 +141,8 @@ async def run(args: argparse.Namespace) -> None:
     figure("subscriptions.rss_loaded", loaded, "MiB")
     figure("subscriptions.rss_after", after, "MiB")
     figure("subscriptions.per_subscription", (loaded - before) * 1024 / count, "KiB")
+    if args.redis:
+        figure("subscriptions.redis_pubsub_connections", redis_connections, "connections")
     met = loaded <= TARGET_MB
     print(
         f"summary subscriptions count={count} over {args.sockets} sockets "
@@ -144,6 +161,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sockets", type=int, default=20)
     parser.add_argument("--per-socket", type=int, default=100)
+    parser.add_argument("--redis", help="a Redis URL: run the bus on Redis pub/sub")
     run_like_serve(run(parser.parse_args()))
 
 
