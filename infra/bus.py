@@ -13,10 +13,10 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-import redis.asyncio as redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from infra.redis_client import redis_client
 from infra.settings import Settings
 
 __all__ = [
@@ -158,7 +158,7 @@ class RedisBus:
     CONFIRM_TIMEOUT_SECONDS = 5.0
 
     def __init__(self, url: str, buffer_size: int = 256) -> None:
-        self._redis = redis.from_url(url)
+        self._redis = redis_client(url)
         self._local = _LocalTopics(buffer_size)
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None

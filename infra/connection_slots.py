@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Protocol
 
-import redis.asyncio as redis
+from infra.redis_client import redis_client
 
 __all__ = [
     "ConnectionSlots",
@@ -81,7 +81,7 @@ return 1
 
 class RedisConnectionSlots:
     def __init__(self, url: str, ttl_seconds: float = 60.0, prefix: str = "revenge:slots:") -> None:
-        self._redis = redis.from_url(url)
+        self._redis = redis_client(url)
         self._take = self._redis.register_script(_TAKE)
         self.ttl_seconds = ttl_seconds
         self._prefix = prefix

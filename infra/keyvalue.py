@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-import redis.asyncio as redis
+from infra.redis_client import redis_client
 
 __all__ = ["InProcessKeyValue", "KeyValue", "RedisKeyValue", "open_keyvalue"]
 
@@ -58,7 +58,7 @@ class InProcessKeyValue:
 
 class RedisKeyValue:
     def __init__(self, url: str, prefix: str = "revenge:") -> None:
-        self._redis = redis.from_url(url)
+        self._redis = redis_client(url)
         self._prefix = prefix
 
     async def get(self, key: str) -> bytes | None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import redis.asyncio as redis
+from infra.redis_client import redis_client
 
 __all__ = [
     "FailureLimiter",
@@ -184,7 +184,7 @@ class RedisLimiter:
     def __init__(
         self, url: str, policy: LockoutPolicy | None = None, *, clock: Clock = time.time
     ) -> None:
-        self._redis = redis.from_url(url)
+        self._redis = redis_client(url)
         self._policy = policy or LockoutPolicy()
         self._clock = clock
         self._fail_script = self._redis.register_script(_FAIL_SCRIPT)

@@ -1,3 +1,6 @@
+DROP TRIGGER watch_parties_version ON watch_parties;
+DROP FUNCTION revenge_bump_party_version();
+ALTER TABLE watch_parties DROP COLUMN version;
 ALTER TABLE watch_party_members
     DROP COLUMN commands_in_window,
     DROP COLUMN command_window_start;

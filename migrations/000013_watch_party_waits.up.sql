@@ -14,3 +14,16 @@ CREATE INDEX watch_parties_wait_deadline ON watch_parties (wait_deadline) WHERE 
 ALTER TABLE watch_party_members
     ADD COLUMN command_window_start timestamptz,
     ADD COLUMN commands_in_window int NOT NULL DEFAULT 0 CHECK (commands_in_window >= 0);
+
+-- Every change to a party bumps its version, under the row lock that orders changes: events
+-- published by different replicas may arrive out of order, and subscribers keep only the newest
+-- state by comparing versions.
+ALTER TABLE watch_parties ADD COLUMN version bigint NOT NULL DEFAULT 0;
+CREATE FUNCTION revenge_bump_party_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.version := OLD.version + 1;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER watch_parties_version BEFORE UPDATE ON watch_parties
+    FOR EACH ROW EXECUTE FUNCTION revenge_bump_party_version();

@@ -100,6 +100,8 @@ class Party:
     # While waiting: start by itself once every online member is ready, or at the deadline.
     play_when_ready: bool = False
     wait_deadline: datetime | None = None
+    # Bumped by every change, in commit order: the newest state has the highest version.
+    version: int = 0
 
     def waiting_for(self, at: datetime) -> tuple[PartyMember, ...]:
         """The online members whose players are not ready yet."""
@@ -190,6 +192,7 @@ async def load_party(conn: asyncpg.Connection, row: asyncpg.Record) -> Party:
         members=tuple(member_of(m) for m in members),
         play_when_ready=row["play_when_ready"],
         wait_deadline=row["wait_deadline"],
+        version=row["version"],
     )
 
 
@@ -333,7 +336,7 @@ async def join_party(
             viewer.profile_id,
             at,
         )
-        return await load_party(conn, row)
+        return await load_party(conn, await _touch(conn, row["id"]))
 
 
 async def leave_party(
@@ -368,11 +371,19 @@ async def leave_party(
             )
         elif member["role"] == "host":
             await _make_host(conn, party_id, successor["user_id"], successor["profile_id"])
-        row = await conn.fetchrow("SELECT * FROM watch_parties WHERE id = $1", party_id)
-        remaining = await load_party(conn, row)
+        remaining = await load_party(conn, await _touch(conn, party_id))
         # The one the others were waiting for may be the one who left.
         started = await start_if_ready(conn, remaining, at)
         return remaining if started is None else started
+
+
+async def _touch(conn: asyncpg.Connection, party_id: uuid.UUID) -> asyncpg.Record:
+    """The party row after a change to its members, with its version bumped (a trigger does
+    that on every update) so subscribers can order the event."""
+    row: asyncpg.Record = await conn.fetchrow(
+        "UPDATE watch_parties SET updated_at = now() WHERE id = $1 RETURNING *", party_id
+    )
+    return row
 
 
 async def _make_host(
@@ -427,7 +438,7 @@ async def set_role(
     if role not in ROLES:
         raise BadUserInput(f"role must be one of {', '.join(ROLES)}", argument="role")
     async with pool.acquire() as conn, conn.transaction():
-        row, member = await locked_membership(conn, viewer, party_id)
+        _, member = await locked_membership(conn, viewer, party_id)
         if member["role"] != "host":
             raise Forbidden("only the host changes roles")
         if (user_id, profile_id) == (viewer.user_id, viewer.profile_id):
@@ -443,7 +454,6 @@ async def set_role(
             raise NotFound("no such member in this watch party")
         if role == "host":
             await _make_host(conn, party_id, user_id, profile_id)
-            row = await conn.fetchrow("SELECT * FROM watch_parties WHERE id = $1", party_id)
         else:
             await conn.execute(
                 "UPDATE watch_party_members SET role = $4 "
@@ -453,4 +463,4 @@ async def set_role(
                 profile_id,
                 role,
             )
-        return await load_party(conn, row)
+        return await load_party(conn, await _touch(conn, party_id))

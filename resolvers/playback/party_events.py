@@ -9,6 +9,7 @@ fifty queries.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Mapping
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from resolvers.playback.sessions import Viewer
 __all__ = [
     "decode_party",
     "encode_party",
+    "event_party",
     "member_party",
     "party_topic",
     "publish_party",
@@ -65,6 +67,7 @@ def encode_party(found: Party) -> dict[str, Any]:
         "createdAt": found.created_at.isoformat(),
         "members": [_member(member) for member in found.members],
         "playWhenReady": found.play_when_ready,
+        "version": found.version,
         "waitDeadline": found.wait_deadline.isoformat() if found.wait_deadline else None,
     }
 
@@ -101,6 +104,7 @@ def decode_party(data: Mapping[str, Any]) -> Party:
             for m in data["members"]
         ),
         play_when_ready=data["playWhenReady"],
+        version=data["version"],
         wait_deadline=when(data["waitDeadline"]),
     )
 
@@ -134,7 +138,7 @@ async def watch_party_events(
     pool: asyncpg.Pool, bus: EventBus, viewer: Viewer, visibility: VisibilityFilter, found: Party
 ) -> AsyncGenerator[Mapping[str, Any], None]:
     """The party as ``member_party`` found it (``party.current``), then every event while the
-    viewer is a member.
+    viewer is a member. Events older than the newest state seen (by version) are dropped.
 
     Each event is authorized for this viewer before it goes out: it must still list them as a
     member, and when what it plays (or queues) has changed since the last event, all of it must
@@ -143,10 +147,19 @@ async def watch_party_events(
     never sent; the stream ends with FORBIDDEN instead.
     """
     checked = (found.item_id, *found.queue)
+    newest = encode_party(found)
     async with subscription(bus, party_topic(found.id)) as events:
-        yield {"type": "party.current", "party": encode_party(found)}
+        yield {"type": "party.current", "party": newest}
         async for event in events:
             data = event["party"]
+            if data["version"] < newest["version"]:
+                # Replicas publish after their commits, so an older state can arrive after a
+                # newer one: drop it, and let a chat message travel with the newest state.
+                if "message" not in event:
+                    continue
+                event = {**event, "party": newest}
+                data = newest
+            newest = data
             if not any(
                 m["userId"] == str(viewer.user_id) and m["profileId"] == str(viewer.profile_id)
                 for m in data["members"]
@@ -161,3 +174,23 @@ async def watch_party_events(
                         )
                 checked = items
             yield event
+
+
+# The bus hands one event object to every local subscriber of a party; the members' streams
+# decode it once between them. Entries keep their event alive, so an id is never reused while
+# it is a key here.
+_DECODED: OrderedDict[int, tuple[Mapping[str, Any], Party]] = OrderedDict()
+_DECODED_SIZE = 256
+
+
+def event_party(data: Mapping[str, Any]) -> Party:
+    """``decode_party(data)``, shared by every subscriber that got the same event object."""
+    key = id(data)
+    cached = _DECODED.get(key)
+    if cached is not None and cached[0] is data:
+        return cached[1]
+    decoded = decode_party(data)
+    _DECODED[key] = (data, decoded)
+    if len(_DECODED) > _DECODED_SIZE:
+        _DECODED.popitem(last=False)
+    return decoded

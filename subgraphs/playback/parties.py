@@ -15,7 +15,7 @@ from resolvers.catalog.ids import parse_id
 from resolvers.playback import parties as resolvers
 from resolvers.playback import party_chat, party_sync
 from resolvers.playback.party_events import (
-    decode_party,
+    event_party,
     member_party,
     publish_party,
     watch_party_events,
@@ -87,45 +87,77 @@ class PartyMember:
 
 @strawberry.type(description="A group watching together; members only see it.")
 class WatchParty:
-    id: strawberry.ID
-    item: MediaItem
-    queue: list[MediaItem]
-    invite_code: str
-    code_expires_at: datetime.datetime
-    control: PartyControl
-    state: PartyState
-    position_ms: int = strawberry.field(
-        description="The position at stateChangedAt; while playing, it runs on from there."
-    )
-    state_changed_at: datetime.datetime = strawberry.field(
-        description="Server time; a scheduled start lies in the future."
-    )
-    ended_at: datetime.datetime | None
-    members: list[PartyMember]
-    play_when_ready: bool = strawberry.field(
-        description="While WAITING: the party starts by itself once every online member is "
-        "ready, or at waitDeadline."
-    )
-    wait_deadline: datetime.datetime | None
+    """Fields are read from the party as it was found or as an event carried it; a
+    subscription's fan-out builds only what its members selected."""
+
+    found: strawberry.Private[resolvers.Party]
 
     @classmethod
     def of(cls, found: resolvers.Party) -> WatchParty:
+        return cls(found=found)
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.found.id))
+
+    @strawberry.field
+    def item(self) -> MediaItem:
+        return MediaItem(id=strawberry.ID(str(self.found.item_id)))
+
+    @strawberry.field
+    def queue(self) -> list[MediaItem]:
+        return [MediaItem(id=strawberry.ID(str(item))) for item in self.found.queue]
+
+    @strawberry.field
+    def invite_code(self) -> str:
+        return self.found.invite_code
+
+    @strawberry.field
+    def code_expires_at(self) -> datetime.datetime:
+        return self.found.code_expires_at
+
+    @strawberry.field
+    def control(self) -> PartyControl:
+        return PartyControl(self.found.control)
+
+    @strawberry.field
+    def state(self) -> PartyState:
+        return PartyState(self.found.state)
+
+    position_ms: int = strawberry.field(
+        resolver=lambda root: root.found.position_ms,
+        description="The position at stateChangedAt; while playing, it runs on from there.",
+    )
+
+    state_changed_at: datetime.datetime = strawberry.field(
+        resolver=lambda root: root.found.state_changed_at,
+        description="Server time; a scheduled start lies in the future.",
+    )
+
+    @strawberry.field
+    def ended_at(self) -> datetime.datetime | None:
+        return self.found.ended_at
+
+    @strawberry.field
+    def members(self) -> list[PartyMember]:
         at = _now()
-        return cls(
-            play_when_ready=found.play_when_ready,
-            wait_deadline=found.wait_deadline,
-            id=strawberry.ID(str(found.id)),
-            item=MediaItem(id=strawberry.ID(str(found.item_id))),
-            queue=[MediaItem(id=strawberry.ID(str(item))) for item in found.queue],
-            invite_code=found.invite_code,
-            code_expires_at=found.code_expires_at,
-            control=PartyControl(found.control),
-            state=PartyState(found.state),
-            position_ms=found.position_ms,
-            state_changed_at=found.state_changed_at,
-            ended_at=found.ended_at,
-            members=[PartyMember.of(member, at) for member in found.members],
-        )
+        return [PartyMember.of(member, at) for member in self.found.members]
+
+    play_when_ready: bool = strawberry.field(
+        resolver=lambda root: root.found.play_when_ready,
+        description="While WAITING: the party starts by itself once every online member is "
+        "ready, or at waitDeadline.",
+    )
+
+    @strawberry.field
+    def wait_deadline(self) -> datetime.datetime | None:
+        return self.found.wait_deadline
+
+    version: int = strawberry.field(
+        resolver=lambda root: root.found.version,
+        description="Grows with every change, in the order the changes happened: a client "
+        "keeps the party state with the highest version it has seen.",
+    )
 
 
 @strawberry.type
@@ -348,7 +380,7 @@ class PartySubscription:
                 message = event.get("message")
                 yield PartyEvent(
                     kind=event["type"].removeprefix("party."),
-                    party=WatchParty.of(decode_party(event["party"])),
+                    party=WatchParty.of(event_party(event["party"])),
                     message=(
                         PartyMessage(
                             id=strawberry.ID(message["id"]),

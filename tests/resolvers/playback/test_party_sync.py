@@ -12,7 +12,9 @@ import pytest
 
 from infra.bus import InProcessBus
 from infra.errors import Forbidden, RateLimited
+from loaders.visibility import EVERYTHING
 from resolvers.playback.parties import PRESENCE_SECONDS, join_party, leave_party
+from resolvers.playback.party_chat import post_message
 from resolvers.playback.party_events import member_party, publish_party, watch_party_events
 from resolvers.playback.party_sync import (
     COMMANDS_PER_WINDOW,
@@ -185,3 +187,40 @@ async def test_an_event_about_an_item_a_kid_may_no_longer_see_is_not_sent(
 
     assert current["type"] == "party.current"
     assert received == ["party.pause"]  # the "next" to the adult film never reached the kid
+
+
+async def test_an_older_state_arriving_late_is_dropped_and_a_late_message_carries_the_newest(
+    pool: asyncpg.Pool,
+) -> None:
+    bus = InProcessBus()
+    joined, ann, bob, _ = await start(pool)
+    found = await member_party(pool, bob, joined.id)
+    stream = watch_party_events(pool, bus, bob, EVERYTHING, found)
+    current = await anext(stream)
+    received: list[tuple[str, str, int]] = []
+
+    async def read() -> None:
+        async for event in stream:
+            party = event["party"]
+            received.append((event["type"], party["state"], party["version"]))
+            if len(received) == 2:
+                return
+
+    reader = asyncio.ensure_future(read())
+    await asyncio.sleep(0.05)
+    played = await command(pool, ann, joined.id, "play", now=T0 + timedelta(seconds=1))
+    paused = await command(pool, ann, joined.id, "pause", now=T0 + timedelta(seconds=2))
+    # Two replicas publish after their commits, in the wrong order: the pause first.
+    await publish_party(bus, "pause", paused)
+    await publish_party(bus, "play", played)
+    message = await post_message(pool, ann, joined.id, "late hello")
+    await publish_party(bus, "message", played, message)  # stale state with the message
+    await asyncio.wait_for(reader, 5)
+    await stream.aclose()
+
+    assert played.version < paused.version
+    assert current["party"]["version"] == found.version < played.version
+    assert received == [
+        ("party.pause", "paused", paused.version),
+        ("party.message", "paused", paused.version),  # the message, with the newest state
+    ]
