@@ -169,12 +169,20 @@ def member_of(row: asyncpg.Record) -> PartyMember:
     )
 
 
-async def load_party(conn: asyncpg.Connection, row: asyncpg.Record) -> Party:
-    members = await conn.fetch(
-        "SELECT * FROM watch_party_members WHERE party_id = $1 AND left_at IS NULL "
-        "ORDER BY joined_at, user_id, profile_id",
-        row["id"],
-    )
+async def load_party(
+    conn: asyncpg.Connection,
+    row: asyncpg.Record,
+    members: tuple[PartyMember, ...] | None = None,
+) -> Party:
+    """The party of ``row`` with its present members: read now, or ``members`` when the
+    caller holds the row lock and knows they did not change."""
+    if members is None:
+        records = await conn.fetch(
+            "SELECT * FROM watch_party_members WHERE party_id = $1 AND left_at IS NULL "
+            "ORDER BY joined_at, user_id, profile_id",
+            row["id"],
+        )
+        members = tuple(member_of(m) for m in records)
     return Party(
         id=row["id"],
         host_user_id=row["host_user_id"],
@@ -189,7 +197,7 @@ async def load_party(conn: asyncpg.Connection, row: asyncpg.Record) -> Party:
         state_changed_at=row["state_changed_at"],
         ended_at=row["ended_at"],
         created_at=row["created_at"],
-        members=tuple(member_of(m) for m in members),
+        members=members,
         play_when_ready=row["play_when_ready"],
         wait_deadline=row["wait_deadline"],
         version=row["version"],

@@ -192,7 +192,7 @@ async def command(
             wait,
             at + ready_timeout,
         )
-        return await load_party(conn, row)
+        return await load_party(conn, row, current.members)
 
 
 async def _advance(
