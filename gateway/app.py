@@ -29,19 +29,22 @@ from gateway.auth import (
     credentials_from,
     open_auth_services,
 )
-from gateway.graphql_http import graphql_routes
+from gateway.graphql_http import GraphQLService, graphql_routes
 from gateway.health import health_routes
 from gateway.hls_routes import hls_routes
 from gateway.media_routes import media_routes
+from gateway.persisted_queries import PersistedQueries, trusted_document_checker
 from gateway.remux_routes import remux_routes
 from gateway.schema import composed_schema
 from gateway.subtitle_routes import subtitle_routes
 from gateway.transcoding import open_transcoding
 from gateway.trickplay_routes import trickplay_routes
+from gateway.webhooks import open_webhooks
 from infra.bus import EventBus, open_bus
 from infra.connection_slots import open_connection_slots
 from infra.database import Database, open_database
 from infra.jobs import open_job_queue, stop_worker
+from infra.keyvalue import open_keyvalue
 from infra.metrics import METRICS_CONTENT_TYPE, Metrics
 from infra.settings import Settings
 from loaders import Loaders
@@ -55,6 +58,7 @@ from resolvers.playback.leases import LeaseReaper, StreamLimits
 from resolvers.playback.party_sync import PartyWaits
 from resolvers.playback.resume import ResumeRules
 from resolvers.playback.sessions import TOPIC as PLAYBACK_TOPIC
+from resolvers.user import webhook_delivery
 
 __all__ = ["create_app", "job_blueprints", "job_context"]
 
@@ -69,10 +73,12 @@ def job_blueprints() -> dict[str, Blueprint]:
         scan_jobs.NAMESPACE: scan_jobs.blueprint(),
         trickplay_jobs.NAMESPACE: trickplay_jobs.blueprint(),
         transcode_jobs.NAMESPACE: transcode_jobs.blueprint(),
+        webhook_delivery.NAMESPACE: webhook_delivery.blueprint(),
     }
 
 
-# The general worker's queues; transcodes have a worker of their own (gateway.transcoding).
+# The general worker's queues; transcodes and webhook deliveries have workers of their own
+# (gateway.transcoding, gateway.webhooks), so long scans never hold them up.
 GENERAL_QUEUES = (scan_jobs.SCAN_QUEUE, trickplay_jobs.TRICKPLAY_QUEUE)
 
 
@@ -92,6 +98,14 @@ def create_app(
 ) -> Starlette:
     """Build the app. ``database`` lets tests share one pool; otherwise the lifespan opens it."""
     connection_slots = open_connection_slots(settings.cache_url)
+    persisted = PersistedQueries()
+    document_checker = trusted_document_checker(
+        GraphQLService(
+            composed_schema().schema,
+            max_depth=settings.graphql_max_depth,
+            max_tokens=settings.graphql_max_tokens,
+        ).check
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -128,14 +142,18 @@ def create_app(
             lease_seconds=limits.lease_seconds,
             runs_jobs=settings.worker_in_process,
         )
+        webhooks = open_webhooks(settings, db.pool, bus)
         app.state.services = {
             "scans": scans,
             "heartbeats": heartbeats,
             "resume_rules": rules,
             "stream_limits": limits,
             **transcoding.services(),
+            **webhooks.services(),
             **auth_services,
+            "document_checker": document_checker,
         }
+        persisted.attach(db.pool, open_keyvalue(settings.cache_url) if settings.cache_url else None)
         try:
             if settings.worker_in_process:
                 await scans.requeue_orphans()
@@ -146,6 +164,7 @@ def create_app(
                     additional_context=context,
                 )
                 transcoding.start_worker(jobs, context, settings)
+                webhooks.start_worker(jobs, context, settings)
             for spec in libraries:
                 library_id, created = await ensure_library(db.pool, spec)
                 log.info("library", path=spec.path, kind=spec.kind, created=created)
@@ -158,6 +177,7 @@ def create_app(
             if worker is not None:
                 await stop_worker(worker)  # running jobs finish or go back to the queue
             await transcoding.close()
+            await webhooks.close()
             await reaper.close()
             await party_waits.close()
             try:
@@ -167,6 +187,7 @@ def create_app(
             await scans.close()
             await jobs.close()
             await close_auth_services(auth_services)
+            await persisted.close()
             await bus.close()
             await connection_slots.close()
             if owned:
@@ -214,6 +235,7 @@ def create_app(
             max_connections_per_user=settings.graphql_ws_max_connections_per_user,
             connection_slots=connection_slots,
             recheck_seconds=settings.graphql_ws_recheck_seconds,
+            persisted=persisted,
         ),
     ]
     app = Starlette(

@@ -49,6 +49,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gateway.fast_execution import FastExecutor
+from gateway.persisted_queries import PersistedQueries, PersistedQueryError
 from infra.connection_slots import ConnectionSlots
 from infra.errors import RevengeError
 
@@ -136,13 +137,8 @@ class GraphQLService:
         self._documents = _LRU(cache_size)  # document text -> DocumentNode
         self._validated = _LRU(cache_size)  # document text -> () or RequestError (same schema)
 
-    def prepare(
-        self,
-        query: str,
-        operation_name: str | None = None,
-        variables: Mapping[str, Any] | None = None,
-    ) -> Operation:
-        """Raise ``RequestError`` unless the operation can execute as given."""
+    def check(self, query: str) -> DocumentNode:
+        """The parsed document, limits checked and validated; raises ``RequestError``."""
         document = self._document(query)
         problem = self._validated.get(query)
         if problem is None:
@@ -150,6 +146,16 @@ class GraphQLService:
             self._validated.put(query, problem)
         if problem:
             raise problem
+        return document
+
+    def prepare(
+        self,
+        query: str,
+        operation_name: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> Operation:
+        """Raise ``RequestError`` unless the operation can execute as given."""
+        document = self.check(query)
         definition = get_operation_ast(document, operation_name)
         if definition is None:
             message = (
@@ -372,11 +378,13 @@ class GraphQLHTTPEndpoint:
         *,
         dev_mode: bool,
         max_body_bytes: int,
+        persisted: PersistedQueries,
     ) -> None:
         self.service = service
         self.context_factory = context_factory
         self.dev_mode = dev_mode
         self.max_body_bytes = max_body_bytes
+        self.persisted = persisted
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         request = Request(scope, receive)
@@ -401,8 +409,33 @@ class GraphQLHTTPEndpoint:
         strict = media_type == GRAPHQL_RESPONSE_JSON
         try:
             params = await self._params(request)
+        except _Malformed as error:
+            body = {"errors": [{"message": str(error), "extensions": {"code": "BAD_REQUEST"}}]}
+            return _json_response(body, error.status, media_type, error.headers)
+        # Who asks comes before what: a persisted-only key may not have its text parsed at all.
+        try:
+            context = await self.context_factory(request, None)
+        except RevengeError as error:  # credentials refused before anything ran
+            status = _AUTH_STATUS.get(error.code, 400)
+            body = {
+                "errors": [
+                    {
+                        "message": error.message,
+                        "extensions": {**error.extensions, "code": error.code},
+                    }
+                ]
+            }
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return _json_response(body, status, media_type, headers)
+        try:
+            document = await self.persisted.resolve(
+                getattr(context, "principal", None),
+                params["query"],
+                params["extensions"],
+                params["documentId"],
+            )
             operation = self.service.prepare(
-                params["query"], params["operationName"], params["variables"]
+                document.text, params["operationName"], params["variables"]
             )
             if operation.kind is OperationType.SUBSCRIPTION:
                 raise _Malformed(
@@ -418,22 +451,14 @@ class GraphQLHTTPEndpoint:
         except _Malformed as error:
             body = {"errors": [{"message": str(error), "extensions": {"code": "BAD_REQUEST"}}]}
             return _json_response(body, error.status, media_type, error.headers)
+        except PersistedQueryError as error:
+            status = error.status or (400 if strict else 200)
+            body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+            return _json_response(body, status, media_type, {"Cache-Control": "no-store"})
         except RequestError as error:
             return _json_response({"errors": error.formatted()}, 400 if strict else 200, media_type)
-        try:
-            context = await self.context_factory(request, None)
-        except RevengeError as error:  # credentials refused before anything ran
-            status = _AUTH_STATUS.get(error.code, 400)
-            body = {
-                "errors": [
-                    {
-                        "message": error.message,
-                        "extensions": {**error.extensions, "code": error.code},
-                    }
-                ]
-            }
-            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-            return _json_response(body, status, media_type, headers)
+        if document.register is not None:
+            await self.persisted.save(document.register, document.text)
         return _json_response(await self.service.execute(operation, context), 200, media_type)
 
     async def _params(self, request: Request) -> dict[str, Any]:
@@ -448,7 +473,14 @@ class GraphQLHTTPEndpoint:
         else:
             raw = await self._json_body(request)
         query = raw.get("query")
-        if not isinstance(query, str):
+        document_id = raw.get("documentId")
+        if document_id is not None and not isinstance(document_id, str):
+            raise _Malformed("The documentId parameter must be a string.")
+        extensions = raw.get("extensions")
+        hashed = document_id is not None or (
+            isinstance(extensions, dict) and extensions.get("persistedQuery") is not None
+        )
+        if not isinstance(query, str) and not (hashed and query is None):
             raise _Malformed(
                 "The query parameter must be a string."
                 if "query" in raw
@@ -464,6 +496,8 @@ class GraphQLHTTPEndpoint:
             "query": query,
             "operationName": operation_name or None,
             "variables": raw.get("variables"),
+            "extensions": extensions,
+            "documentId": document_id,
         }
 
     async def _json_body(self, request: Request) -> dict[str, Any]:
@@ -522,19 +556,26 @@ def graphql_routes(
     max_connections_per_user: int = 0,
     connection_slots: ConnectionSlots | None = None,
     recheck_seconds: float = 60.0,
+    persisted: PersistedQueries | None = None,
     path: str = "/graphql",
 ) -> list[BaseRoute]:
     """``GET``/``POST`` and the graphql-transport-ws WebSocket, both at ``path``.
 
     ``composed`` is a ``ComposedSchema`` (or anything with a ``.schema``, or a bare
-    ``GraphQLSchema``).
+    ``GraphQLSchema``). ``persisted`` resolves hashed documents; without one, APQ documents
+    live in an in-process cache only.
     """
     from gateway.graphql_ws import GraphQLTransportWS
 
     schema = composed if isinstance(composed, GraphQLSchema) else composed.schema
     service = GraphQLService(schema, max_depth=max_depth, max_tokens=max_tokens)
+    persisted = persisted if persisted is not None else PersistedQueries()
     http = GraphQLHTTPEndpoint(
-        service, context_factory, dev_mode=dev_mode, max_body_bytes=max_body_bytes
+        service,
+        context_factory,
+        dev_mode=dev_mode,
+        max_body_bytes=max_body_bytes,
+        persisted=persisted,
     )
     websocket = GraphQLTransportWS(
         service,
@@ -545,6 +586,7 @@ def graphql_routes(
         max_connections_per_user=max_connections_per_user,
         connection_slots=connection_slots,
         recheck_seconds=recheck_seconds,
+        persisted=persisted,
     )
     return [
         Route(path, http, methods=["GET", "POST"]),

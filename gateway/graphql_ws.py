@@ -22,6 +22,7 @@ from graphql import GraphQLError, OperationType
 from starlette.websockets import WebSocket, WebSocketState
 
 from gateway.graphql_http import ContextFactory, GraphQLService, RequestError
+from gateway.persisted_queries import PersistedQueries, PersistedQueryError
 from infra.bus import SubscriberTooSlow
 from infra.connection_slots import ConnectionSlots, InProcessConnectionSlots
 from infra.errors import Forbidden, RevengeError, Unauthenticated
@@ -48,8 +49,11 @@ class GraphQLTransportWS:
         max_connections_per_user: int = 0,
         connection_slots: ConnectionSlots | None = None,
         recheck_seconds: float = 60.0,
+        persisted: PersistedQueries | None = None,
     ) -> None:
         self.service = service
+        # Hashed documents (APQ, trusted documents): the same rules as over HTTP.
+        self.persisted = persisted if persisted is not None else PersistedQueries()
         self.context_factory = context_factory
         # Open sockets per signed-in user (0: no limit), counted across replicas when the slots
         # live in Redis. A user over the limit is refused at connection_init with 4429.
@@ -247,19 +251,31 @@ class _Connection:
         context: Any = None
         try:
             try:
-                operation = service.prepare(
-                    payload["query"], payload.get("operationName"), payload.get("variables")
-                )
-            except RequestError as error:
-                await self._finish(operation_id, {"type": "error", "payload": error.formatted()})
-                return
-            try:
                 context = await self.endpoint.context_factory(
                     self.websocket, self.connection_params
                 )
             except (Unauthenticated, Forbidden):
                 await self.close(4403, "Forbidden")
                 return
+            try:
+                document = await self.endpoint.persisted.resolve(
+                    getattr(context, "principal", None),
+                    payload.get("query"),
+                    payload.get("extensions"),
+                    payload.get("documentId"),
+                )
+                operation = service.prepare(
+                    document.text, payload.get("operationName"), payload.get("variables")
+                )
+            except PersistedQueryError as error:
+                refusal = [{"message": error.message, "extensions": {"code": error.code}}]
+                await self._finish(operation_id, {"type": "error", "payload": refusal})
+                return
+            except RequestError as error:
+                await self._finish(operation_id, {"type": "error", "payload": error.formatted()})
+                return
+            if document.register is not None:
+                await self.endpoint.persisted.save(document.register, document.text)
             if operation.kind is not OperationType.SUBSCRIPTION:
                 response = await service.execute(operation, context)
                 await self.send({"id": operation_id, "type": "next", "payload": response})
@@ -345,7 +361,17 @@ def _too_slow(error: BaseException) -> bool:
 
 
 def _valid_payload(payload: Any) -> bool:
-    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+    """A query string, or instead a hash: ``documentId`` or ``extensions.persistedQuery``."""
+    if not isinstance(payload, dict):
+        return False
+    query, document_id = payload.get("query"), payload.get("documentId")
+    extensions = payload.get("extensions")
+    if document_id is not None and not isinstance(document_id, str):
+        return False
+    hashed = document_id is not None or (
+        isinstance(extensions, dict) and extensions.get("persistedQuery") is not None
+    )
+    if not isinstance(query, str) and not (hashed and query is None):
         return False
     if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
         return False

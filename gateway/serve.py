@@ -195,6 +195,7 @@ async def run_worker(settings: Settings) -> int:
     await scans.requeue_orphans()
     from gateway.app import GENERAL_QUEUES
     from gateway.transcoding import open_transcoding
+    from gateway.webhooks import open_webhooks
     from gateway.worker_app import serve_worker_http, worker_http_app
     from infra.signing import StreamSigner
 
@@ -220,6 +221,8 @@ async def run_worker(settings: Settings) -> int:
         additional_context=context,
     )
     transcoding.start_worker(jobs, context, settings)
+    webhooks = open_webhooks(settings, database.pool, bus)
+    webhooks.start_worker(jobs, context, settings)
     stopping = asyncio.ensure_future(stop.wait())
     try:
         log.info("worker started", concurrency=settings.worker_concurrency, tasks=jobs.task_names)
@@ -235,6 +238,7 @@ async def run_worker(settings: Settings) -> int:
             loop.remove_signal_handler(signum)
         await stop_worker(worker)
         await transcoding.close()
+        await webhooks.close()
         await http.close()
         await scans.close()
         await jobs.close()

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+import asyncpg
 import psycopg
 import structlog
 from procrastinate import (
@@ -59,6 +61,7 @@ __all__ = [
     "HandBackOnShutdown",
     "JobQueue",
     "apply_schema",
+    "defer_in_transaction",
     "open_job_queue",
     "stop_worker",
 ]
@@ -165,6 +168,20 @@ class _JobManager(procrastinate_manager.JobManager):
         worker_id = await super().register_worker()
         await self._lock(worker_id)
         return worker_id
+
+    async def finish_job(self, job: Job, status: Any, delete_job: bool) -> None:
+        """Finish the job; one that held a lock wakes the workers of its queue, so the next job
+        of that lock starts now. (procrastinate wakes workers on inserts only: the next job of
+        a lock, blocked while this one ran, would otherwise wait for the next poll.)"""
+        await super().finish_job(job, status, delete_job)
+        if job.lock is not None:
+            payload = json.dumps({"type": "job_inserted", "job_id": job.id})
+            await self.connector.execute_query_async(
+                "SELECT pg_notify(%(channel)s, %(payload)s), "
+                "pg_notify('procrastinate_any_queue_v1', %(payload)s)",
+                channel=f"procrastinate_queue_v1#{job.queue}",
+                payload=payload,
+            )
 
     async def update_heartbeat(self, worker_id: int) -> None:
         await super().update_heartbeat(worker_id)
@@ -290,11 +307,15 @@ class JobQueue:
         name: str = "worker",
         graceful_timeout_s: float = 0.0,
         stalled_check_interval_s: float = STALLED_CHECK_INTERVAL_S,
+        polling_interval_s: float | None = None,
     ) -> None:
         """Run a worker until cancelled: at most ``concurrency`` jobs at once from ``queues``
         (None: all). Cancelled, it waits ``graceful_timeout_s`` for running jobs, then aborts
         them (``HAND_BACK_ON_SHUTDOWN`` tasks return to the queue) and returns by raising
-        ``CancelledError``. A worker that stops on its own (database gone) is started again."""
+        ``CancelledError``. A worker that stops on its own (database gone) is started again.
+        ``polling_interval_s``: how often it looks for jobs whose time came (a new job wakes it
+        at once; a retry scheduled for later waits for the next look; None: procrastinate's
+        5 s)."""
         options: WorkerOptions = {
             "concurrency": concurrency,
             "name": name,
@@ -308,6 +329,8 @@ class JobQueue:
         }
         if queues is not None:
             options["queues"] = list(queues)
+        if polling_interval_s is not None:
+            options["fetch_job_polling_interval"] = polling_interval_s
         checker = asyncio.create_task(
             self._check_stalled_forever(stalled_check_interval_s), name="stalled job check"
         )
@@ -329,6 +352,39 @@ class JobQueue:
         if isinstance(manager, _JobManager):
             await manager.close()
         await self.app.close_async()
+
+
+_DEFER_JOBS = """
+SELECT procrastinate_defer_jobs_v1(array_agg(
+           ROW($1::text, $2::text, 0, job.lock, NULL::text, job.args, NULL::timestamptz)
+               ::procrastinate_job_to_defer_v1
+           ORDER BY job.n))
+  FROM unnest($3::text[], $4::jsonb[]) WITH ORDINALITY AS job(lock, args, n)
+ WHERE NOT ($5 AND EXISTS (SELECT 1 FROM procrastinate_jobs AS waiting
+                            WHERE waiting.lock = job.lock AND waiting.status = 'todo'))
+"""
+
+
+async def defer_in_transaction(
+    conn: asyncpg.Connection,
+    task: str,
+    queue: str,
+    jobs: list[tuple[str | None, dict[str, Any]]],
+    *,
+    unless_waiting: bool = False,
+) -> list[int]:
+    """Queue jobs of ``task`` (``namespace:name``) on the caller's asyncpg connection, so they
+    exist exactly when the caller's transaction commits: each job is ``(lock, arguments)``.
+    ``unless_waiting``: leave out a job whose lock has a job waiting to run already (one that
+    runs now does not count). Their ids, in order (a worker hears of them through
+    procrastinate's insert trigger)."""
+    if not jobs:
+        return []
+    ids = await conn.fetchval(
+        _DEFER_JOBS, queue, task, [lock for lock, _ in jobs], [args for _, args in jobs],
+        unless_waiting,
+    )  # fmt: skip
+    return [int(job_id) for job_id in ids or ()]
 
 
 async def stop_worker(task: asyncio.Task[None]) -> None:

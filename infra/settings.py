@@ -68,6 +68,12 @@ class Settings:
     # server.host/port for `serve`, worker.http_port for `worker`).
     worker_address: str | None = None
     worker_http_port: int = 8081
+    # Outbound webhooks: retries (exponential back-off with jitter), disabling, worker slots.
+    webhook_max_attempts: int = 8
+    webhook_retry_base_seconds: float = 1.0
+    webhook_retry_max_seconds: float = 600.0
+    webhook_disable_after_failures: int = 5
+    webhook_concurrency: int = 8
 
     @property
     def embedded_database_dir(self) -> Path:
@@ -282,6 +288,31 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
         "REVENGE_PARTY_READY_TIMEOUT_SECONDS",
         "party.ready_timeout_seconds",
         _as_float(1, 600),
+    ),
+    "webhook_max_attempts": (
+        "REVENGE_WEBHOOK_MAX_ATTEMPTS",
+        "webhooks.max_attempts",
+        _as_int(1, 50),
+    ),
+    "webhook_retry_base_seconds": (
+        "REVENGE_WEBHOOK_RETRY_BASE_SECONDS",
+        "webhooks.retry_base_seconds",
+        _as_float(0.001, 3600),
+    ),
+    "webhook_retry_max_seconds": (
+        "REVENGE_WEBHOOK_RETRY_MAX_SECONDS",
+        "webhooks.retry_max_seconds",
+        _as_float(0.001, 7 * 86_400),
+    ),
+    "webhook_disable_after_failures": (
+        "REVENGE_WEBHOOK_DISABLE_AFTER_FAILURES",
+        "webhooks.disable_after_failures",
+        _as_int(1, 10_000),
+    ),
+    "webhook_concurrency": (
+        "REVENGE_WEBHOOK_CONCURRENCY",
+        "webhooks.concurrency",
+        _as_int(1, 256),
     ),
 }
 

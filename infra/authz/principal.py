@@ -37,6 +37,10 @@ class Principal:
     # The active profile's own choice of libraries (None: every library the account may read);
     # it narrows what the grants allow, never widens it.
     profile_library_ids: frozenset[str] | None = None
+    # An API key may belong to a registered client (a third-party app); a "persisted only" key
+    # runs that client's registered documents and nothing else (the gateway enforces it).
+    api_client_id: str | None = None
+    persisted_only: bool = False
 
     @property
     def is_authenticated(self) -> bool:

@@ -25,6 +25,7 @@ import asyncpg
 import structlog
 
 from infra.bus import EventBus
+from infra.server_events import publish_server_event
 from media.analyze import Analysis
 from media.images import ImageError, inspect_image
 from media.naming import LibraryKind, identify
@@ -228,6 +229,7 @@ class LibraryScanner:
     ) -> None:
         progress = run.progress
         touched: list[uuid.UUID | str] = []
+        added: list[uuid.UUID] = []  # items with a file never seen before
         kind = LibraryKind(run.library.kind)
         async with self._pool.acquire() as conn, conn.transaction():
             for known, entry, analysis in analyses:
@@ -253,13 +255,17 @@ class LibraryScanner:
                 ident = identify(entry.path, kind, _root_of(entry.path, roots))
                 if ident.ignored:
                     continue
-                touched.append(
-                    await insert_file(
-                        conn, cache, run.library.id, run.library.kind, entry, ident, analysis
-                    )
+                item_id = await insert_file(
+                    conn, cache, run.library.id, run.library.kind, entry, ident, analysis
                 )
+                touched.append(item_id)
+                if item_id not in added:
+                    added.append(item_id)
                 progress.new += 1
             await refresh_items(conn, touched)
+        for item_id in added:  # stored now: listeners may read them
+            data = {"itemId": str(item_id), "libraryId": str(run.library.id)}
+            await publish_server_event(self._bus, "library.new_item", data)
 
     async def _sidecars(
         self, run: _Run, plan: ScanPlan, roots: Sequence[str], entries: Sequence[WalkEntry]

@@ -24,6 +24,7 @@ import structlog
 from infra.background import cancel_and_wait
 from infra.bus import EventBus
 from infra.errors import BadUserInput, Forbidden, NotFound
+from resolvers.playback.leases import publish_playback
 from resolvers.playback.progress import DURATION_SLACK_MS, Progress, check_heartbeat
 from resolvers.playback.resume import ResumeRules, resume_state
 from resolvers.playback.sessions import TOPIC, Viewer, _event
@@ -225,8 +226,8 @@ class HeartbeatCoalescer:
             else (earlier.buffered_ms if earlier is not None else None),
         )
         for kind in events:
-            await self.bus.publish(
-                TOPIC, _event(kind, viewer, session_id, owned.item_id, position_ms)
+            await publish_playback(
+                self.bus, TOPIC, _event(kind, viewer, session_id, owned.item_id, position_ms)
             )
         if scrobble:
             await self.flush()  # a play is worth a write now: never lose one to a crash

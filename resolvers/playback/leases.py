@@ -24,6 +24,7 @@ import structlog
 
 from infra.background import cancel_and_wait
 from infra.bus import EventBus
+from infra.server_events import publish_server_event
 from infra.settings import Settings
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "limit_problem",
     "live_sessions",
     "lock_user_sessions",
+    "publish_playback",
     "publish_stopped",
     "reap_expired",
     "replace_device_sessions",
@@ -133,11 +135,20 @@ def stopped_event(row: asyncpg.Record, reason: str) -> dict[str, Any]:
     }
 
 
+async def publish_playback(bus: EventBus, topic: str, event: dict[str, Any]) -> None:
+    """On the playback topic (subscriptions) and as a server event (webhooks), which carries
+    the same fields under ``data``."""
+    await bus.publish(topic, event)
+    await publish_server_event(
+        bus, event["type"], {key: value for key, value in event.items() if key != "type"}
+    )
+
+
 async def publish_stopped(
     bus: EventBus, topic: str, rows: Sequence[asyncpg.Record], reason: str
 ) -> None:
     for row in rows:
-        await bus.publish(topic, stopped_event(row, reason))
+        await publish_playback(bus, topic, stopped_event(row, reason))
 
 
 class LeaseReaper:

@@ -15,7 +15,7 @@ import asyncpg
 
 from infra.bus import EventBus
 from infra.errors import BadUserInput, Forbidden, NotFound
-from resolvers.playback.leases import publish_stopped
+from resolvers.playback.leases import publish_playback, publish_stopped
 from resolvers.playback.resume import MAX_POSITION_MS, ResumeRules, resume_state
 from resolvers.playback.sessions import TOPIC, Viewer, _event
 
@@ -122,7 +122,9 @@ async def report_progress(
         if scrobble:
             events.append("scrobble")
     for kind in events:
-        await bus.publish(TOPIC, _event(kind, viewer, session_id, session["item_id"], position_ms))
+        await publish_playback(
+            bus, TOPIC, _event(kind, viewer, session_id, session["item_id"], position_ms)
+        )
     return Progress(
         session_id=session_id,
         resume_position_ms=state.position_ms,

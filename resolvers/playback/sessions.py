@@ -41,6 +41,7 @@ from resolvers.playback.leases import (
     StreamLimits,
     limit_problem,
     lock_user_sessions,
+    publish_playback,
     publish_stopped,
     replace_device_sessions,
 )
@@ -299,7 +300,9 @@ async def start_playback(
     assert stream_path is not None
     trickplay = await trickplay_info(pool, file["id"])
     await publish_stopped(bus, TOPIC, replaced, "replaced")
-    await bus.publish(TOPIC, _event("started", viewer, session_id, item_id, start_position_ms))
+    await publish_playback(
+        bus, TOPIC, _event("started", viewer, session_id, item_id, start_position_ms)
+    )
     return StartedSession(
         id=session_id,
         file_id=file["id"],

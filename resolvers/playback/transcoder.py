@@ -30,6 +30,7 @@ import structlog
 
 from infra.bus import EventBus
 from infra.keyvalue import InProcessKeyValue, KeyValue
+from infra.server_events import publish_server_event
 from media.hls.process import SpareProcess, TranscodeJob, TranscodeProcess
 from media.hls.scratch import Scratch
 from media.hls.transcode import TranscodeProgress
@@ -260,10 +261,9 @@ class Transcoder:
         if result.status == "done":
             run.finished = True
             if run.end_segment == run.session.plan.count:
-                await self.bus.publish(
-                    transcode_topic(run.session.session_id),
-                    self._event(run, "transcode.complete", "done"),
-                )
+                event = self._event(run, "transcode.complete", "done")
+                await self.bus.publish(transcode_topic(run.session.session_id), event)
+                await publish_server_event(self.bus, "transcode.complete", _summary(event))
         elif result.status == "failed":
             code = result.error_code or "TRANSCODE_FAILED"
             run.failure = SegmentUnavailable(
@@ -310,9 +310,10 @@ class Transcoder:
 
     async def _publish(self, run: _Run, status: str) -> None:
         kind = "transcode.failed" if status == "failed" else "transcode.progress"
-        await self.bus.publish(
-            transcode_topic(run.session.session_id), self._event(run, kind, status)
-        )
+        event = self._event(run, kind, status)
+        await self.bus.publish(transcode_topic(run.session.session_id), event)
+        if kind == "transcode.failed":
+            await publish_server_event(self.bus, kind, _summary(event))
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -396,3 +397,10 @@ class Transcoder:
                 await finish_run(self.pool, run.run_id, "stopped")
         await asyncio.gather(*self._stopping, return_exceptions=True)
         await self._spare.close()
+
+
+def _summary(event: dict[str, Any]) -> dict[str, Any]:
+    """A transcode event as a server event: what ended, not the encoder's running counters."""
+    kept = ("sessionId", "variant", "status", "segmentCount", "encoder", "failureCode",
+            "failureMessage")  # fmt: skip
+    return {key: event[key] for key in kept if key in event}

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from infra.bus import EventBus
 from infra.errors import BadUserInput, Forbidden
 from infra.passwords import hash_password_async
+from infra.server_events import publish_server_event
 from resolvers.user.audit import record_event
 
 __all__ = [
@@ -58,8 +60,10 @@ async def create_user(
     *,
     actor_user_id: uuid.UUID | None = None,
     client_address: str | None = None,
+    bus: EventBus | None = None,
 ) -> asyncpg.Record:
-    """A user with a first profile named after them; refuses a taken name."""
+    """A user with a first profile named after them; refuses a taken name. With ``bus``,
+    publishes ``user.created`` once the user is stored."""
     clean = validate_credentials(name, password)
     password_hash = await hash_password_async(password)
     async with conn.transaction():
@@ -86,6 +90,16 @@ async def create_user(
             target=f"user:{user['id']}",
             client_address=client_address,
             details={"roles": list(roles)},
+        )
+    if bus is not None:
+        await publish_server_event(
+            bus,
+            "user.created",
+            {
+                "userId": str(user["id"]),
+                "roles": list(roles),
+                "createdBy": str(actor_user_id) if actor_user_id else None,
+            },
         )
     return user
 

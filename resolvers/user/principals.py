@@ -63,15 +63,18 @@ async def principal_for_api_key(pool: asyncpg.Pool, key: str) -> Principal:
     minute, so a busy client does not turn every request into a write."""
     row = await pool.fetchrow(
         "WITH k AS ("
-        " SELECT k.id, k.user_id, k.scopes, k.last_used_at, u.roles,"
+        " SELECT k.id, k.user_id, k.scopes, k.last_used_at, k.client_id, k.persisted_only,"
+        " u.roles,"
         " (SELECT id FROM profiles p WHERE p.user_id = k.user_id ORDER BY created_at, id LIMIT 1)"
         " AS profile_id"
         " FROM api_keys k JOIN users u ON u.id = k.user_id"
+        " LEFT JOIN api_clients c ON c.id = k.client_id"
         " WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND NOT u.is_disabled"
+        " AND c.revoked_at IS NULL"
         " AND (k.expires_at IS NULL OR k.expires_at > now())),"
         " touched AS (UPDATE api_keys SET last_used_at = now() WHERE id = (SELECT id FROM k)"
         " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
-        " SELECT user_id, scopes, roles, profile_id FROM k",
+        " SELECT user_id, scopes, roles, profile_id, client_id, persisted_only FROM k",
         hash_token(key),
     )
     if row is None:
@@ -82,6 +85,8 @@ async def principal_for_api_key(pool: asyncpg.Pool, key: str) -> Principal:
         roles=frozenset(row["roles"]),
         scopes=frozenset(row["scopes"]),
         auth_method="api_key",
+        api_client_id=str(row["client_id"]) if row["client_id"] else None,
+        persisted_only=bool(row["persisted_only"]),
     )
 
 

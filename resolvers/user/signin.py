@@ -16,9 +16,11 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from infra.bus import EventBus
 from infra.errors import RateLimited, Unauthenticated
 from infra.passwords import hash_password_async, needs_rehash, verify_password_async
 from infra.ratelimit import FailureLimiter
+from infra.server_events import publish_server_event
 from infra.tokens import (
     ACCESS_TOKEN_TTL_SECONDS,
     KeyRing,
@@ -144,7 +146,9 @@ async def sign_in(
     device: str | None = None,
     client: str | None = None,
     client_address: str | None = None,
+    bus: EventBus | None = None,
 ) -> Tokens:
+    """With ``bus``, every refusal is published as ``auth.signin_failed``."""
     account_key = f"account:{name.strip().casefold()}"
     address_key = f"address:{client_address or 'unknown'}"
     wait = max(await limiter.check(account_key), await limiter.check(address_key))
@@ -153,6 +157,7 @@ async def sign_in(
             pool, action="signin", result="locked", actor_name=name[:64],
             client_address=client_address,
         )  # fmt: skip
+        await _publish_failure(bus, name, None, client_address, "rate_limited")
         raise RateLimited(
             f"too many failed sign-ins; try again in {int(wait) + 1} s",
             retry_after_seconds=int(wait) + 1,
@@ -171,6 +176,10 @@ async def sign_in(
                 actor_user_id=user["id"] if user is not None else None,
                 client_address=client_address,
             )  # fmt: skip
+            reason = "disabled" if user is not None and password_ok else "credentials"
+            await _publish_failure(
+                bus, name, user["id"] if user is not None else None, client_address, reason
+            )
             raise InvalidCredentials("wrong name or password")
         async with conn.transaction():
             second_factor_ok = await _check_second_factor(conn, user, second_factor)
@@ -181,6 +190,7 @@ async def sign_in(
                 conn, action="signin", result="failed", actor_user_id=user["id"],
                 client_address=client_address, details={"reason": "second factor"},
             )  # fmt: skip
+            await _publish_failure(bus, name, user["id"], client_address, "second_factor")
             raise InvalidCredentials("wrong name or password")
         async with conn.transaction():
             if needs_rehash(user["password_hash"]):
@@ -206,6 +216,24 @@ async def sign_in(
     await limiter.record_success(account_key)
     await limiter.record_success(address_key)
     return tokens
+
+
+async def _publish_failure(
+    bus: EventBus | None,
+    name: str,
+    user_id: uuid.UUID | None,
+    client_address: str | None,
+    reason: str,
+) -> None:
+    if bus is None:
+        return
+    data = {
+        "name": name.strip()[:64],
+        "userId": str(user_id) if user_id is not None else None,
+        "clientAddress": client_address,
+        "reason": reason,
+    }
+    await publish_server_event(bus, "auth.signin_failed", data)
 
 
 async def refresh_session(

@@ -37,6 +37,7 @@ from resolvers.user.second_factor import (
 from resolvers.user.sessions import change_password, revoke_session
 from resolvers.user.signin import refresh_session, sign_in, sign_out
 from resolvers.user.users import set_user_disabled, set_user_roles, user_name_taken, validate_roles
+from subgraphs.user.api_clients import ApiClientMutation
 from subgraphs.user.enums import Role
 from subgraphs.user.errors import AuthError, AuthErrorCode, auth_error
 from subgraphs.user.inputs import CreateProfileInput, CreateUserInput, UpdateProfileInput
@@ -82,6 +83,7 @@ from subgraphs.user.permissions import (
     session_refusal,
 )
 from subgraphs.user.types import ApiKey, Profile, User, parse_id
+from subgraphs.user.webhooks import WebhookMutation
 
 __all__ = ["Mutation"]
 
@@ -111,7 +113,7 @@ def _kept(value: Any) -> Any:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(ApiClientMutation, WebhookMutation):
     # signing in
 
     @strawberry.mutation
@@ -144,7 +146,7 @@ class Mutation:
             tokens = await sign_in(
                 info.context.pool, ring=_key_ring(info), limiter=_limiter(info), name=name,
                 password=password, second_factor=second_factor, device=device, client=client,
-                client_address=info.context.client_address,
+                client_address=info.context.client_address, bus=info.context.bus,
             )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)
@@ -187,7 +189,7 @@ class Mutation:
             async with info.context.pool.acquire() as conn:
                 row = await create_user(
                     conn, input.name, input.password, roles, actor_user_id=actor,
-                    client_address=info.context.client_address,
+                    client_address=info.context.client_address, bus=info.context.bus,
                 )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)
@@ -247,8 +249,12 @@ class Mutation:
         name: str,
         scopes: list[str],
         expires_at: datetime | None = None,
+        client_id: strawberry.ID | None = None,
+        persisted_only: bool = False,
     ) -> CreateApiKeyResult:
-        """A key for an app or automation, with at most the scopes of your own sign-in."""
+        """A key for an app or automation, with at most the scopes of your own sign-in.
+        clientId ties it to an API client (administrators only); a persistedOnly key runs only
+        that client's registered documents."""
         principal = info.context.principal
         refusal = session_refusal(principal, info.context.session_id)
         if refusal is not None:
@@ -261,10 +267,16 @@ class Mutation:
             return _error(
                 AuthErrorCode.INVALID_INPUT, "expiresAt is a future time with a zone", "expiresAt"
             )
+        client = parse_id(client_id) if client_id is not None else None
+        if client_id is not None and client is None:
+            return _not_found("clientId")
+        if client is not None and not is_admin(principal, info.context.services["authz"]):
+            return _error(AuthErrorCode.FORBIDDEN, "administrators only", "clientId")
         try:
             row, key = await create_api_key(
                 info.context.pool, require_user(principal), name, scopes, expires_at=expires_at,
-                client_address=info.context.client_address,
+                client_address=info.context.client_address, client_id=client,
+                persisted_only=persisted_only,
             )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)

@@ -10,8 +10,10 @@ from resolvers.user.accounts import has_admin
 from resolvers.user.api_keys import list_api_keys
 from resolvers.user.sessions import list_sessions
 from resolvers.user.users import list_audit_events, list_users
+from subgraphs.user.api_clients import ApiClientQuery
 from subgraphs.user.permissions import require_admin, require_user
 from subgraphs.user.types import ApiKey, AuditEvent, AuthSession, User
+from subgraphs.user.webhooks import WebhookQuery
 
 __all__ = ["Query"]
 
@@ -19,7 +21,7 @@ Info = strawberry.Info[Context, None]
 
 
 @strawberry.type
-class Query:
+class Query(ApiClientQuery, WebhookQuery):
     @strawberry.field
     async def me(self, info: Info) -> User | None:
         """The signed-in user; null for an anonymous caller."""

@@ -120,6 +120,10 @@ class ApiKey:
     last_used_at: datetime.datetime | None
     expires_at: datetime.datetime | None
     revoked_at: datetime.datetime | None
+    client_id: strawberry.ID | None = strawberry.field(description="The API client it belongs to.")
+    persisted_only: bool = strawberry.field(
+        description="Runs only its client's registered documents."
+    )
 
     @classmethod
     def from_row(cls, row: Any) -> ApiKey:
@@ -132,6 +136,8 @@ class ApiKey:
             last_used_at=row["last_used_at"],
             expires_at=row["expires_at"],
             revoked_at=row["revoked_at"],
+            client_id=strawberry.ID(str(row["client_id"])) if row["client_id"] else None,
+            persisted_only=row["persisted_only"],
         )
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from infra.bus import InProcessBus
 from infra.jobs import JobQueue
+from infra.server_events import SERVER_EVENTS_TOPIC
 from resolvers.catalog.scan_service import ScanService
 from tests.support.media_files import (
     make_audio,
@@ -430,3 +431,32 @@ async def test_odd_names_links_and_malformed_nfo_become_items_or_are_skipped_nev
     assert "root:" not in (kagemusha["title"] or "")
     outside_files = "SELECT count(*) FROM media_files WHERE path LIKE '%Elsewhere%'"
     assert await pool.fetchval(outside_files) == 0
+
+
+async def test_new_items_are_published_as_server_events_once_stored(
+    pool: asyncpg.Pool, scans: tuple[ScanService, InProcessBus], tmp_path: Path
+) -> None:
+    service, bus = scans
+    movie_tree(tmp_path / "movies")
+    library_id = await make_library(pool, "movies", tmp_path / "movies")
+    events: list[dict[str, Any]] = []
+
+    async def follow() -> None:
+        async for event in bus.subscribe(SERVER_EVENTS_TOPIC):
+            events.append(event)
+
+    follower = asyncio.create_task(follow())
+    await asyncio.sleep(0)
+    await scan(service, library_id)
+    await scan(service, library_id)  # nothing new the second time
+    await asyncio.sleep(0.05)
+    follower.cancel()
+
+    stored = await pool.fetch(
+        "SELECT DISTINCT item_id FROM media_files WHERE library_id = $1", library_id
+    )
+    assert {event["type"] for event in events} == {"library.new_item"}
+    assert sorted(event["data"]["itemId"] for event in events) == sorted(
+        str(row["item_id"]) for row in stored
+    )
+    assert {event["data"]["libraryId"] for event in events} == {str(library_id)}

@@ -1,0 +1,297 @@
+"""Persisted queries at the edge: automatic persisted queries (APQ) and trusted documents.
+
+APQ follows Apollo's protocol, so Apollo Client's persisted-query link works unchanged: a request
+with ``extensions.persistedQuery = {"version": 1, "sha256Hash": …}`` and no ``query`` runs the
+stored document, or is answered ``PersistedQueryNotFound`` (``extensions.code``
+``PERSISTED_QUERY_NOT_FOUND``; HTTP 200 for ``application/json``, 400 for
+``application/graphql-response+json`` — the link retries on either) and the client sends the
+query with its hash, which stores it once the document validates. A hash that is not the SHA-256
+of its query, an unknown version, or a document over the size cap is HTTP 400. Documents are
+content-addressed, so they are cached without expiry: an in-process LRU, then Redis when
+``REVENGE_CACHE_URL`` is set, then PostgreSQL.
+
+Trusted documents: an API key marked "persisted only" runs its client's registered, unrevoked
+documents and nothing else. It names one by ``extensions.persistedQuery.sha256Hash`` or a
+top-level ``documentId`` (``sha256:<hex>`` or bare hex, as the GraphQL-over-HTTP trusted
+documents appendix writes them); any request carrying document text (raw queries, introspection,
+APQ registration) is refused with ``extensions.code`` ``PERSISTED_QUERY_ONLY`` and HTTP 403.
+Registered documents are read from PostgreSQL on every request, so a revocation holds at once on
+every replica.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import asyncpg
+import structlog
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    OperationDefinitionNode,
+    Visitor,
+    visit,
+)
+
+from infra.keyvalue import KeyValue
+from resolvers.user.api_clients import normalize_hash
+from resolvers.user.persisted_queries import (
+    find_client_document,
+    find_persisted_query,
+    save_persisted_query,
+)
+
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "NOT_FOUND_MESSAGE",
+    "PersistedQueries",
+    "PersistedQueryError",
+    "ResolvedDocument",
+    "trusted_document_checker",
+]
+
+log = structlog.get_logger("revenge.persisted_queries")
+
+MAX_DOCUMENT_BYTES = 64 * 1024
+NOT_FOUND_MESSAGE = "PersistedQueryNotFound"
+KEYVALUE_TTL_SECONDS = 7 * 24 * 3600.0
+
+
+class PersistedQueryError(Exception):
+    """A persisted-query problem. ``status`` None: answer it like any request error (400 for
+    ``application/graphql-response+json``, 200 for legacy ``application/json``)."""
+
+    def __init__(self, message: str, code: str, status: int | None = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+class ResolvedDocument:
+    """The document text to run and, when the request registers it, its hash."""
+
+    __slots__ = ("register", "text")
+
+    def __init__(self, text: str, register: str | None = None) -> None:
+        self.text = text
+        self.register = register
+
+
+def _not_found() -> PersistedQueryError:
+    return PersistedQueryError(NOT_FOUND_MESSAGE, "PERSISTED_QUERY_NOT_FOUND", None)
+
+
+def requested_hash(extensions: Any, document_id: Any) -> str | None:
+    """The hash a request names (``extensions.persistedQuery`` or ``documentId``), or None."""
+    if document_id is not None:
+        hashed = normalize_hash(document_id)
+        if hashed is None:
+            raise PersistedQueryError(
+                "documentId must be 'sha256:<64 hex digits>' or the bare hex digest.",
+                "BAD_REQUEST",
+            )
+        return hashed
+    persisted = extensions.get("persistedQuery") if isinstance(extensions, Mapping) else None
+    if persisted is None:
+        return None
+    if not isinstance(persisted, Mapping):
+        raise PersistedQueryError("extensions.persistedQuery must be a map.", "BAD_REQUEST")
+    if persisted.get("version") != 1:
+        raise PersistedQueryError(
+            "Unsupported persisted query version; only version 1 is supported.",
+            "PERSISTED_QUERY_VERSION_NOT_SUPPORTED",
+        )
+    raw = persisted.get("sha256Hash")
+    hashed = normalize_hash(raw) if isinstance(raw, str) and ":" not in raw else None
+    if hashed is None:
+        raise PersistedQueryError(
+            "extensions.persistedQuery.sha256Hash must be 64 hex digits.", "BAD_REQUEST"
+        )
+    return hashed
+
+
+class _DocumentCache:
+    """An LRU of hash → document, bounded by entries and by total characters."""
+
+    def __init__(self, max_entries: int, max_chars: int) -> None:
+        self.max_entries = max_entries
+        self.max_chars = max_chars
+        self.chars = 0
+        self.items: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, key: str) -> str | None:
+        value = self.items.get(key)
+        if value is not None:
+            self.items.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: str) -> None:
+        previous = self.items.pop(key, None)
+        if previous is not None:
+            self.chars -= len(previous)
+        self.items[key] = value
+        self.chars += len(value)
+        while self.items and (len(self.items) > self.max_entries or self.chars > self.max_chars):
+            _, dropped = self.items.popitem(last=False)
+            self.chars -= len(dropped)
+
+
+class PersistedQueries:
+    """Resolves a request's document (text, APQ hash or trusted document) for HTTP and WS.
+
+    Without a pool (``attach`` not called: the fixture apps in tests, a bare ``graphql_routes``)
+    APQ documents live in the in-process cache alone and there are no trusted documents.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
+        cache_entries: int = 2048,
+        cache_chars: int = 32 * 1024 * 1024,
+    ) -> None:
+        self.max_document_bytes = max_document_bytes
+        self._cache = _DocumentCache(cache_entries, cache_chars)
+        self._pool: asyncpg.Pool | None = None
+        self._keyvalue: KeyValue | None = None
+
+    def attach(self, pool: asyncpg.Pool, keyvalue: KeyValue | None) -> None:
+        """Back the cache with PostgreSQL and, when given, Redis (opened by the lifespan)."""
+        self._pool = pool
+        self._keyvalue = keyvalue
+
+    async def close(self) -> None:
+        keyvalue, self._keyvalue, self._pool = self._keyvalue, None, None
+        if keyvalue is not None:
+            await keyvalue.close()
+
+    async def resolve(
+        self, principal: Any, query: str | None, extensions: Any, document_id: Any
+    ) -> ResolvedDocument:
+        """The document the request asks to run; raises ``PersistedQueryError``."""
+        sha256 = requested_hash(extensions, document_id)
+        if getattr(principal, "persisted_only", False):
+            return await self._trusted(principal, query, sha256)
+        if sha256 is None:
+            if query is None:
+                raise PersistedQueryError("The query parameter is missing.", "BAD_REQUEST")
+            return ResolvedDocument(query)
+        if query is not None:
+            encoded = query.encode()
+            if len(encoded) > self.max_document_bytes:
+                raise PersistedQueryError(
+                    f"A persisted document is at most {self.max_document_bytes} bytes.",
+                    "PERSISTED_QUERY_TOO_LARGE",
+                )
+            if hashlib.sha256(encoded).hexdigest() != sha256:
+                raise PersistedQueryError(
+                    "provided sha does not match query: the hash is not the SHA-256 of the"
+                    " query text (UTF-8, lowercase hex).",
+                    "PERSISTED_QUERY_HASH_MISMATCH",
+                )
+            return ResolvedDocument(query, register=sha256)
+        text = await self.find(sha256)
+        if text is None:
+            raise _not_found()
+        return ResolvedDocument(text)
+
+    async def _trusted(
+        self, principal: Any, query: str | None, sha256: str | None
+    ) -> ResolvedDocument:
+        if query is not None or sha256 is None:
+            raise PersistedQueryError(
+                "This API key may only run its client's registered documents: send"
+                " documentId (or extensions.persistedQuery.sha256Hash) without the query text.",
+                "PERSISTED_QUERY_ONLY",
+                403,
+            )
+        client_id = getattr(principal, "api_client_id", None)
+        if self._pool is None or client_id is None:
+            raise _not_found()
+        text = await find_client_document(self._pool, client_id, sha256)
+        if text is None:
+            raise _not_found()
+        return ResolvedDocument(text)
+
+    async def find(self, sha256: str) -> str | None:
+        text = self._cache.get(sha256)
+        if text is not None:
+            return text
+        if self._keyvalue is not None:
+            try:
+                stored = await self._keyvalue.get(f"apq:{sha256}")
+            except Exception:  # Redis down: PostgreSQL still answers
+                log.warning("persisted query cache read failed", exc_info=True)
+                stored = None
+            if stored is not None:
+                text = stored.decode()
+                self._cache.put(sha256, text)
+                return text
+        if self._pool is None:
+            return None
+        text = await find_persisted_query(self._pool, sha256)
+        if text is not None:
+            self._cache.put(sha256, text)
+            await self._share(sha256, text)
+        return text
+
+    async def save(self, sha256: str, text: str) -> None:
+        """Store a document that validated (the caller checked the hash)."""
+        if self._cache.get(sha256) is not None:
+            return
+        self._cache.put(sha256, text)
+        if self._pool is not None:
+            await save_persisted_query(self._pool, sha256, text)
+        await self._share(sha256, text)
+
+    async def _share(self, sha256: str, text: str) -> None:
+        if self._keyvalue is None:
+            return
+        try:
+            await self._keyvalue.set(f"apq:{sha256}", text.encode(), KEYVALUE_TTL_SECONDS)
+        except Exception:
+            log.warning("persisted query cache write failed", exc_info=True)
+
+
+class _Introspection(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        if node.name.value in ("__schema", "__type"):
+            self.found = True
+
+
+def trusted_document_checker(
+    check: Callable[[str], DocumentNode], max_document_bytes: int = MAX_DOCUMENT_BYTES
+) -> Callable[[str], tuple[str, str | None]]:
+    """What ``registerPersistedDocuments`` validates a manifest's bodies with.
+
+    ``check`` parses and validates against the composed schema with the gateway's own limits
+    (``GraphQLService.check``). A trusted document holds exactly one operation and no
+    introspection: a persisted-only key gets nothing but the operations its app ships.
+    """
+
+    def checker(text: str) -> tuple[str, str | None]:
+        if len(text.encode()) > max_document_bytes:
+            raise ValueError(f"a document is at most {max_document_bytes} bytes")
+        try:
+            document = check(text)
+        except Exception as problem:  # the gateway's RequestError, with the reason
+            raise ValueError(str(problem)) from None
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) != 1:
+            raise ValueError("a trusted document holds exactly one operation")
+        introspection = _Introspection()
+        visit(document, introspection)
+        if introspection.found:
+            raise ValueError("introspection is not allowed in a trusted document")
+        operation = operations[0]
+        return operation.operation.value, operation.name.value if operation.name else None
+
+    return checker
