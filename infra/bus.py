@@ -163,6 +163,10 @@ class RedisBus:
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._confirmed: dict[str, asyncio.Event] = {}
+        # redis-py's PubSub connects lazily and not safely for concurrent callers: two first
+        # subscriptions at once would each open a connection, and the reader would hear only
+        # one. Subscribe and unsubscribe commands go one at a time.
+        self._commands = asyncio.Lock()
 
     async def publish(self, topic: str, event: Event) -> None:
         await self._redis.publish(self.PREFIX + topic, json.dumps(event))
@@ -173,8 +177,9 @@ class RedisBus:
         try:
             if first:
                 confirmed = self._confirmed[topic] = asyncio.Event()
-                await self._connection().subscribe(self.PREFIX + topic)
-                self._start_reader()
+                async with self._commands:
+                    await self._connection().subscribe(self.PREFIX + topic)
+                    self._start_reader()
             else:
                 confirmed = self._confirmed.setdefault(topic, asyncio.Event())
             await confirmed.wait()
@@ -187,7 +192,8 @@ class RedisBus:
                 self._confirmed.pop(topic, asyncio.Event()).set()  # wake any waiter
                 if self._pubsub is not None:
                     with contextlib.suppress(Exception):
-                        await self._pubsub.unsubscribe(self.PREFIX + topic)
+                        async with self._commands:
+                            await self._pubsub.unsubscribe(self.PREFIX + topic)
 
     def _connection(self) -> PubSub:
         if self._pubsub is None:

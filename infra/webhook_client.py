@@ -40,7 +40,7 @@ CONNECT_TIMEOUT_S = 3.0
 TOTAL_TIMEOUT_S = 10.0
 MAX_RESPONSE_BYTES = 64 * 1024
 SNIPPET_BYTES = 1024
-USER_AGENT = "Revenge-Webhooks/1.0 (+https://www.standardwebhooks.com)"
+USER_AGENT = "Revenge-Webhooks/1.0"
 SECRET_PREFIX = "whsec_"
 
 

@@ -109,3 +109,28 @@ async def test_a_revoked_key_ends_its_open_sockets(
     assert ack == {"type": "connection_ack"}
     assert still_open
     assert code == 4403
+
+
+async def test_a_malformed_connection_init_is_refused_with_a_close_code(
+    pool: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
+    async def first_answer(payload: object) -> tuple[dict | None, int | None]:
+        async with connect(url, subprotocols=["graphql-transport-ws"], open_timeout=5) as socket:
+            await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+            try:
+                return json.loads(await asyncio.wait_for(socket.recv(), 5)), None
+            except ConnectionClosed as closed:
+                return None, closed.rcvd.code if closed.rcvd else None
+
+    with running_app(database_url, tmp_path / "data") as app:
+        url = app.url.replace("http://", "ws://") + "/graphql"
+        not_an_object = await first_answer("apiKey=abc")
+        wrong_scheme = await first_answer({"authorization": "Basic YWRtaW46YWRtaW4="})
+        unknown_key = await first_answer({"apiKey": "rvg_not-a-real-key"})
+        key = await admin_api_key(pool, "after-the-noise")
+        good = await first_answer({"apiKey": key})
+
+    assert not_an_object == (None, 4400)
+    assert wrong_scheme == (None, 4403)
+    assert unknown_key == (None, 4403)
+    assert good == ({"type": "connection_ack"}, None)  # the server is still fine

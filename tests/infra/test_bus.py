@@ -174,3 +174,27 @@ async def test_losing_redis_ends_every_stream_with_subscriber_too_slow(redis_url
     finally:
         await admin.aclose()
         await bus.close()
+
+
+async def test_first_subscriptions_made_at_once_share_the_connection_and_all_hear(
+    redis_url: str,
+) -> None:
+    publisher, subscriber = RedisBus(redis_url), RedisBus(redis_url)
+    try:
+        # At start-up several services subscribe in the same instant, each to its own topic.
+        streams = [subscriber.subscribe(f"startup:{n}") for n in range(5)]
+        firsts = [asyncio.ensure_future(anext(stream)) for stream in streams]
+        await asyncio.sleep(0)
+        await asyncio.gather(*(subscriber.wait_subscribed(f"startup:{n}") for n in range(5)))
+        for n in range(5):
+            await publisher.publish(f"startup:{n}", {"n": n})
+        received = await asyncio.wait_for(asyncio.gather(*firsts), 5)
+        connections = await _client_count(redis_url, "subscribe")
+
+        assert received == [{"n": n} for n in range(5)]
+        assert connections == 1
+    finally:
+        for stream in streams:
+            await stream.aclose()  # type: ignore[attr-defined]
+        await publisher.close()
+        await subscriber.close()
