@@ -36,6 +36,7 @@ from gateway.media_routes import media_routes
 from gateway.persisted_queries import PersistedQueries, trusted_document_checker
 from gateway.remux_routes import remux_routes
 from gateway.schema import composed_schema
+from gateway.spa_routes import spa_routes
 from gateway.subtitle_routes import subtitle_routes
 from gateway.transcoding import open_transcoding
 from gateway.trickplay_routes import trickplay_routes
@@ -237,6 +238,7 @@ def create_app(
             recheck_seconds=settings.graphql_ws_recheck_seconds,
             persisted=persisted,
         ),
+        *spa_routes(),  # the web app (frontend/out) at /, history fallback; keep last
     ]
     app = Starlette(
         routes=routes,
