@@ -22,8 +22,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import sys
 import tempfile
 import time
@@ -38,11 +36,11 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.support.auth import admin_api_key
 from tests.support.catalog_rows import insert_item, insert_library
+from tests.support.replicas import Replica, free_port
 
 TARGET_P99_MS = 50.0
 MEMBERS = 50
 ISSUERS = 8  # co-hosts taking turns: each stays under the per-member command limit
-REVENGE = str(Path(sys.executable).with_name("revenge"))
 EVENTS = (
     "subscription ($p: ID!) { watchPartyEvents(partyId: $p) "
     "{ kind party { state positionMs stateChangedAt } } }"
@@ -51,12 +49,6 @@ COMMAND = (
     "mutation ($p: ID!, $c: PartyCommand!, $ms: Int) "
     "{ watchPartyCommand(partyId: $p, command: $c, positionMs: $ms) { state positionMs } }"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- processes -------------------------------------------------------------------------------
@@ -99,68 +91,33 @@ async def redis_url(folder: Path) -> AsyncIterator[str]:
         await process.wait()
 
 
-@dataclass
-class Replica:
-    port: int
-    process: asyncio.subprocess.Process
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/graphql"
-
-
 @contextlib.asynccontextmanager
 async def replicas(database_url: str, cache_url: str, folder: Path) -> AsyncIterator[list[Replica]]:
     """Two `revenge serve` processes, each in a session of its own (stopped with its group)."""
     started: list[Replica] = []
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("REVENGE_")}
     try:
         for name in ("a", "b"):
-            port = free_port()
-            process = await asyncio.create_subprocess_exec(
-                REVENGE,
-                *("serve", "--port", str(port)),
-                env={
-                    **environ,
-                    "REVENGE_DATABASE_URL": database_url,
-                    "REVENGE_CACHE_URL": cache_url,
-                    "REVENGE_DATA_DIR": str(folder / name),
-                    "REVENGE_LOG_LEVEL": "warning",
-                    "REVENGE_PROBE_WORKERS": "1",
+            started.append(
+                await Replica.start(
+                    name,
+                    database_url,
+                    cache_url,
+                    folder / name,
+                    folder / f"{name}.log",
                     # 50 members from one address: well within, but not at, the default limits
-                    "REVENGE_DATABASE_POOL_MAX_CONNS": "20",
-                },
-                stdout=sys.stderr,
-                stderr=sys.stderr,
-                start_new_session=True,
+                    REVENGE_DATABASE_POOL_MAX_CONNS="20",
+                )
             )
-            started.append(Replica(port, process))
         async with httpx.AsyncClient(timeout=2) as client:
             for replica in started:
-                deadline = time.monotonic() + 60
-                while True:
-                    with contextlib.suppress(httpx.TransportError):
-                        if (await client.get(f"{replica.url}/health/ready")).status_code == 200:
-                            break
-                    if replica.process.returncode is not None or time.monotonic() > deadline:
-                        raise SystemExit(f"replica on {replica.port} did not start")
-                    await asyncio.sleep(0.1)
+                await replica.ready(client, seconds=60)
         yield started
     finally:
         for replica in started:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(replica.process.pid, signal.SIGTERM)
-        for replica in started:
             try:
-                await asyncio.wait_for(replica.process.wait(), 15)
+                await replica.terminate()
             except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(replica.process.pid, signal.SIGKILL)
-                await replica.process.wait()
+                await replica.kill_group()
 
 
 # -- members ---------------------------------------------------------------------------------
