@@ -146,6 +146,7 @@ async def watch_party_events(
     limits can change while a party runs. An event about an item the profile may not see is
     never sent; the stream ends with FORBIDDEN instead.
     """
+    me = (str(viewer.user_id), str(viewer.profile_id))
     checked = (found.item_id, *found.queue)
     newest = encode_party(found)
     async with subscription(bus, party_topic(found.id)) as events:
@@ -160,10 +161,7 @@ async def watch_party_events(
                 event = {**event, "party": newest}
                 data = newest
             newest = data
-            if not any(
-                m["userId"] == str(viewer.user_id) and m["profileId"] == str(viewer.profile_id)
-                for m in data["members"]
-            ):
+            if not any((m["userId"], m["profileId"]) == me for m in data["members"]):
                 return  # that event said this viewer left: nothing more for them
             items = (uuid.UUID(data["itemId"]), *(uuid.UUID(item) for item in data["queue"]))
             if items != checked:  # what plays changed: ask again, the rating may have too

@@ -15,9 +15,13 @@ from tests.gateway.test_app import running_app
 from tests.support.auth import admin_api_key
 
 
-async def _init(url: str, key: str) -> tuple[ClientConnection, dict | None, int | None]:
+async def _init(
+    url: str, key: str | None = None, *, payload: object = None
+) -> tuple[ClientConnection, dict | None, int | None]:
+    """Open a socket and send connection_init with an API key, or with ``payload`` as it is."""
+    payload = {"apiKey": key} if key is not None else payload
     socket = await connect(url, subprotocols=["graphql-transport-ws"], open_timeout=5)
-    await socket.send(json.dumps({"type": "connection_init", "payload": {"apiKey": key}}))
+    await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
     try:
         return socket, json.loads(await asyncio.wait_for(socket.recv(), 5)), None
     except ConnectionClosed as closed:
@@ -115,12 +119,9 @@ async def test_a_malformed_connection_init_is_refused_with_a_close_code(
     pool: asyncpg.Pool, database_url: str, tmp_path: Path
 ) -> None:
     async def first_answer(payload: object) -> tuple[dict | None, int | None]:
-        async with connect(url, subprotocols=["graphql-transport-ws"], open_timeout=5) as socket:
-            await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
-            try:
-                return json.loads(await asyncio.wait_for(socket.recv(), 5)), None
-            except ConnectionClosed as closed:
-                return None, closed.rcvd.code if closed.rcvd else None
+        socket, answer, code = await _init(url, payload=payload)
+        await socket.close()
+        return answer, code
 
     with running_app(database_url, tmp_path / "data") as app:
         url = app.url.replace("http://", "ws://") + "/graphql"
