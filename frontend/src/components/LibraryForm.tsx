@@ -28,8 +28,8 @@ export const CreateLibrary = graphql(`
 `);
 
 export const ScanLibrary = graphql(`
-  mutation ScanLibrary($id: ID!) {
-    scanLibrary(id: $id) {
+  mutation ScanLibrary($id: ID!, $full: Boolean! = false) {
+    scanLibrary(id: $id, full: $full) {
       __typename
       ... on ScanLibraryPayload {
         scan {

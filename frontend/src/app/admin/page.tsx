@@ -3,7 +3,7 @@ import { useMutation, useQuery } from "@apollo/client/react";
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import { MeQuery } from "@/components/Gate";
-import { LibraryForm } from "@/components/LibraryForm";
+import { LibraryForm, ScanLibrary } from "@/components/LibraryForm";
 import { ScanProgress } from "@/components/ScanProgress";
 import { Shell } from "@/components/Shell";
 import { Empty, ErrorMessage, Loading } from "@/components/Status";
@@ -44,25 +44,6 @@ const Admin = graphql(`
   }
 `);
 
-const StartScan = graphql(`
-  mutation AdminScan($id: ID!, $full: Boolean!) {
-    scanLibrary(id: $id, full: $full) {
-      __typename
-      ... on ScanLibraryPayload {
-        scan {
-          id
-          status
-          done
-        }
-      }
-      ... on LibraryError {
-        code
-        message
-      }
-    }
-  }
-`);
-
 const CreateKey = graphql(`
   mutation CreateApiKey($name: String!, $scopes: [String!]!) {
     createApiKey(name: $name, scopes: $scopes) {
@@ -97,7 +78,7 @@ const RevokeKey = graphql(`
 function AdminScreen() {
   const me = useQuery(MeQuery);
   const { data, error, loading, refetch } = useQuery(Admin, { fetchPolicy: "cache-and-network" });
-  const [scan] = useMutation(StartScan);
+  const [scan] = useMutation(ScanLibrary);
   const [createKey] = useMutation(CreateKey);
   const [revokeKey] = useMutation(RevokeKey);
   const [scanning, setScanning] = useState<Set<string>>(new Set());
