@@ -44,12 +44,15 @@ const context = await chromium.launchPersistentContext(profile, {
 });
 const page = context.pages()[0] ?? (await context.newPage());
 const consoleErrors = [];
+// A console error names the resource that failed, so a 404 can be traced to its request.
+const consoleError = (message) => `${message.text()} (${message.location()?.url ?? "unknown"})`;
 page.on("console", (message) => {
-  if (message.type() === "error") consoleErrors.push(message.text());
+  if (message.type() === "error") consoleErrors.push(consoleError(message));
 });
 page.on("pageerror", (error) => consoleErrors.push(String(error)));
 const failedResponses = [];
-page.on("response", (response) => {
+// The whole context, not only the page: responses of every page and worker count.
+context.on("response", (response) => {
   if (response.status() >= 400) failedResponses.push(`${response.status()} ${response.request().method()} ${response.url()}`);
 });
 page.setDefaultTimeout(30_000);
@@ -229,7 +232,7 @@ try {
   const guest = await (await guestBrowser.newContext({ viewport: { width: 1366, height: 820 } })).newPage();
   guest.setDefaultTimeout(30_000);
   guest.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(`guest: ${message.text()}`);
+    if (message.type() === "error") consoleErrors.push(`guest: ${consoleError(message)}`);
   });
   try {
     await guest.goto(`${base}/party?code=${code}`);
