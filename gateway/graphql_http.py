@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,15 +105,15 @@ class Operation:
 class _LRU:
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self.items: OrderedDict[str, Any] = OrderedDict()
+        self.items: OrderedDict[Hashable, Any] = OrderedDict()
 
-    def get(self, key: str) -> Any:
+    def get(self, key: Hashable) -> Any:
         value = self.items.get(key)
         if value is not None:
             self.items.move_to_end(key)
         return value
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: Hashable, value: Any) -> None:
         self.items[key] = value
         self.items.move_to_end(key)
         if len(self.items) > self.maxsize:
@@ -136,6 +136,10 @@ class GraphQLService:
         self.max_tokens = max_tokens
         self._documents = _LRU(cache_size)  # document text -> DocumentNode
         self._validated = _LRU(cache_size)  # document text -> () or RequestError (same schema)
+        # (hash or text, operation name) -> (document, operation): a persisted document's hash
+        # names its text, so a hit finds its checked operation by 64 characters, never reading
+        # (hashing, comparing) the text again; full text finds it by the text.
+        self._operations = _LRU(cache_size)
 
     def check(self, query: str) -> DocumentNode:
         """The parsed document, limits checked and validated; raises ``RequestError``."""
@@ -153,17 +157,27 @@ class GraphQLService:
         query: str,
         operation_name: str | None = None,
         variables: Mapping[str, Any] | None = None,
+        *,
+        key: str | None = None,
     ) -> Operation:
-        """Raise ``RequestError`` unless the operation can execute as given."""
-        document = self.check(query)
-        definition = get_operation_ast(document, operation_name)
-        if definition is None:
-            message = (
-                f"Unknown operation named '{operation_name}'."
-                if operation_name
-                else "Must provide operation name if query contains multiple operations."
-            )
-            raise RequestError(message, "OPERATION_RESOLUTION_FAILURE")
+        """Raise ``RequestError`` unless the operation can execute as given. ``key``: the
+        SHA-256 of ``query`` when the caller knows it (a persisted document), a cheaper cache
+        key than the text."""
+        cache_key = ("sha256", key, operation_name) if key else ("text", query, operation_name)
+        found: tuple[DocumentNode, OperationDefinitionNode] | None = self._operations.get(cache_key)
+        if found is None:
+            document = self.check(query)
+            definition = get_operation_ast(document, operation_name)
+            if definition is None:
+                message = (
+                    f"Unknown operation named '{operation_name}'."
+                    if operation_name
+                    else "Must provide operation name if query contains multiple operations."
+                )
+                raise RequestError(message, "OPERATION_RESOLUTION_FAILURE")
+            found = (document, definition)
+            self._operations.put(cache_key, found)
+        document, definition = found
         if definition.variable_definitions:
             coerced = get_variable_values(
                 self.schema, definition.variable_definitions, dict(variables or {}), max_errors=50
@@ -435,7 +449,7 @@ class GraphQLHTTPEndpoint:
                 params["documentId"],
             )
             operation = self.service.prepare(
-                document.text, params["operationName"], params["variables"]
+                document.text, params["operationName"], params["variables"], key=document.sha256
             )
             if operation.kind is OperationType.SUBSCRIPTION:
                 raise _Malformed(

@@ -265,7 +265,10 @@ class _Connection:
                     payload.get("documentId"),
                 )
                 operation = service.prepare(
-                    document.text, payload.get("operationName"), payload.get("variables")
+                    document.text,
+                    payload.get("operationName"),
+                    payload.get("variables"),
+                    key=document.sha256,
                 )
             except PersistedQueryError as error:
                 refusal = [{"message": error.message, "extensions": {"code": error.code}}]

@@ -72,12 +72,14 @@ class PersistedQueryError(Exception):
 
 
 class ResolvedDocument:
-    """The document text to run and, when the request registers it, its hash."""
+    """The document text to run; ``sha256``, its hash when the request named one (checked
+    against the text or found by it); ``register``, that hash when the request registers it."""
 
-    __slots__ = ("register", "text")
+    __slots__ = ("register", "sha256", "text")
 
-    def __init__(self, text: str, register: str | None = None) -> None:
+    def __init__(self, text: str, sha256: str | None = None, register: str | None = None) -> None:
         self.text = text
+        self.sha256 = sha256
         self.register = register
 
 
@@ -112,6 +114,15 @@ def requested_hash(extensions: Any, document_id: Any) -> str | None:
             "extensions.persistedQuery.sha256Hash must be 64 hex digits.", "BAD_REQUEST"
         )
     return hashed
+
+
+def _sent_hash(extensions: Any) -> str | None:
+    """``extensions.persistedQuery.sha256Hash`` of a version 1 request as sent, unchecked."""
+    persisted = extensions.get("persistedQuery") if type(extensions) is dict else None
+    if type(persisted) is not dict or persisted.get("version") != 1:
+        return None
+    sent = persisted.get("sha256Hash")
+    return sent if type(sent) is str else None
 
 
 class _DocumentCache:
@@ -173,6 +184,14 @@ class PersistedQueries:
         self, principal: Any, query: str | None, extensions: Any, document_id: Any
     ) -> ResolvedDocument:
         """The document the request asks to run; raises ``PersistedQueryError``."""
+        if query is None and document_id is None:
+            # The common hit, a hash alone whose document this process holds: only checked,
+            # normalized hashes are stored, so finding the value as sent proves it is one.
+            sent = _sent_hash(extensions)
+            if sent is not None and not getattr(principal, "persisted_only", False):
+                text = self._cache.get(sent)
+                if text is not None:
+                    return ResolvedDocument(text, sent)
         sha256 = requested_hash(extensions, document_id)
         if getattr(principal, "persisted_only", False):
             return await self._trusted(principal, query, sha256)
@@ -193,11 +212,11 @@ class PersistedQueries:
                     " query text (UTF-8, lowercase hex).",
                     "PERSISTED_QUERY_HASH_MISMATCH",
                 )
-            return ResolvedDocument(query, register=sha256)
+            return ResolvedDocument(query, sha256, register=sha256)
         text = await self.find(sha256)
         if text is None:
             raise _not_found()
-        return ResolvedDocument(text)
+        return ResolvedDocument(text, sha256)
 
     async def _trusted(
         self, principal: Any, query: str | None, sha256: str | None
@@ -215,7 +234,7 @@ class PersistedQueries:
         text = await find_client_document(self._pool, client_id, sha256)
         if text is None:
             raise _not_found()
-        return ResolvedDocument(text)
+        return ResolvedDocument(text, sha256)
 
     async def find(self, sha256: str) -> str | None:
         text = self._cache.get(sha256)

@@ -149,6 +149,43 @@ async def test_unknown_hash_is_not_found_200_for_legacy_json(
     assert strict.headers["cache-control"] == "no-store"
 
 
+async def test_a_hit_picks_the_named_operation_of_a_stored_document_each_time(
+    app: Running, pool: asyncpg.Pool
+) -> None:
+    # Hits find their checked operation by (hash, operation name): two names of one document
+    # must not share an entry.
+    key = await admin_api_key(pool)
+    both = f"{ME} query Total {{ items(first: 1) {{ totalCount }} }}"
+    registered = await post(app, {"query": both, "extensions": hashed(both)}, key)
+    assert codes(registered) == ["OPERATION_RESOLUTION_FAILURE"]  # two operations, no name
+    first = await post(app, {"query": both, "extensions": hashed(both), "operationName": "Me"}, key)
+    answers = [
+        await post(app, {"extensions": hashed(both), "operationName": name}, key)
+        for name in ("Total", "Me", "Total", "Nope")
+    ]
+
+    assert list(first.json()["data"]) == ["me"]
+    assert [list(answer.json().get("data") or {}) for answer in answers[:3]] == [
+        ["items"],
+        ["me"],
+        ["items"],
+    ]
+    assert codes(answers[3]) == ["OPERATION_RESOLUTION_FAILURE"]
+
+
+async def test_a_hash_sent_in_capitals_finds_the_stored_document(
+    app: Running, pool: asyncpg.Pool
+) -> None:
+    key = await admin_api_key(pool)
+    await post(app, {"query": ME, "extensions": hashed(ME)}, key)
+    capitals = {"persistedQuery": {"version": 1, "sha256Hash": sha(ME).upper()}}
+
+    answer = await post(app, {"extensions": capitals}, key)
+
+    assert answer.status_code == 200
+    assert "me" in answer.json()["data"]
+
+
 async def test_a_hash_that_does_not_match_its_query_is_400_and_stores_nothing(
     app: Running, pool: asyncpg.Pool
 ) -> None:
