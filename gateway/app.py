@@ -32,11 +32,12 @@ from gateway.auth import (
 from gateway.graphql_http import GraphQLService, graphql_routes
 from gateway.health import health_routes
 from gateway.hls_routes import hls_routes
-from gateway.media_routes import media_routes
+from gateway.media_routes import SignedLookups, media_routes
 from gateway.persisted_queries import PersistedQueries, trusted_document_checker
 from gateway.remux_routes import remux_routes
 from gateway.schema import composed_schema
 from gateway.spa_routes import spa_routes
+from gateway.stream_seeks import OpenFiles, StreamSeeks
 from gateway.subtitle_routes import subtitle_routes
 from gateway.transcoding import open_transcoding
 from gateway.trickplay_routes import trickplay_routes
@@ -130,6 +131,7 @@ def create_app(
         reaper.start()
         party_waits = PartyWaits(db.pool, bus)
         party_waits.start()
+        sweeping = asyncio.create_task(app.state.open_files.sweep_forever())
         app.state.database = db
         app.state.bus = bus
         app.state.jobs = jobs
@@ -175,6 +177,8 @@ def create_app(
                 await on_started(app)
             yield
         finally:
+            sweeping.cancel()
+            app.state.open_files.close()
             if worker is not None:
                 await stop_worker(worker)  # running jobs finish or go back to the queue
             await transcoding.close()
@@ -240,14 +244,24 @@ def create_app(
         ),
         *spa_routes(),  # the web app (frontend/out) at /, history fallback; keep last
     ]
-    app = Starlette(
+    app = _RevengeApp(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(_RequestIdMiddleware, metrics=metrics)],
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.signed_lookups = SignedLookups()
+    app.state.open_files = OpenFiles()
     return app
+
+
+class _RevengeApp(Starlette):
+    """Starlette with the stream seek path (``gateway.stream_seeks``) in front of its whole
+    stack, even of the error middleware Starlette always puts outermost."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return StreamSeeks(super().build_middleware_stack())
 
 
 class _RequestIdMiddleware:

@@ -35,7 +35,9 @@ from resolvers.catalog.stream_files import StreamFile, stream_file
 from resolvers.user.principals import stream_principal
 
 __all__ = [
+    "CONTENT_TYPES",
     "MAX_RANGES",
+    "SignedLookups",
     "media_routes",
     "problem",
     "request_principal",
@@ -108,10 +110,11 @@ def stream_url(
 SIGNED_LOOKUP_SECONDS = 10.0
 
 
-class _SignedLookups:
+class SignedLookups:
     """Recent signed-URL lookups: a player seeking sends many range requests for one URL, and
     each would cost two database round trips. An entry lives ``SIGNED_LOOKUP_SECONDS``, so
-    disabling a user or revoking a grant reaches open streams within that time."""
+    disabling a user or revoking a grant reaches open streams within that time, and never past
+    the URL's own expiry. Keys are (file id, exp, uid, sig) as the URL spells them."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
@@ -124,17 +127,19 @@ class _SignedLookups:
             return None
         return entry[1]
 
-    def put(self, key: tuple[str, ...], found: StreamFile) -> None:
-        self.entries[key] = (time.monotonic() + SIGNED_LOOKUP_SECONDS, found)
+    def put(self, key: tuple[str, ...], found: StreamFile, expires_at: float) -> None:
+        """``expires_at``: the URL's expiry, Unix seconds."""
+        lifetime = min(SIGNED_LOOKUP_SECONDS, expires_at - time.time())
+        self.entries[key] = (time.monotonic() + lifetime, found)
         self.entries.move_to_end(key)
         while len(self.entries) > self.size:
             self.entries.popitem(last=False)
 
 
-def _signed_lookups(app: Starlette) -> _SignedLookups:
-    lookups: _SignedLookups | None = getattr(app.state, "signed_lookups", None)
+def _signed_lookups(app: Starlette) -> SignedLookups:
+    lookups: SignedLookups | None = getattr(app.state, "signed_lookups", None)
     if lookups is None:
-        lookups = app.state.signed_lookups = _SignedLookups()
+        lookups = app.state.signed_lookups = SignedLookups()
     return lookups
 
 
@@ -191,8 +196,8 @@ async def stream(request: Request) -> Response:
     found = await stream_file(request.app.state.database.pool, file_id, visibility)
     if found is None:
         return problem(404, "NOT_FOUND", "file not found")
-    if signed_key is not None:
-        _signed_lookups(request.app).put(signed_key, found)
+    if signed_key is not None:  # verified above: its expiry is digits
+        _signed_lookups(request.app).put(signed_key, found, int(signed_key[1]))
     return await _send(request, found)
 
 

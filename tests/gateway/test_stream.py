@@ -39,6 +39,11 @@ class Film:
 
 @pytest.fixture
 async def film(app: Running, pool: asyncpg.Pool, tmp_path: Path) -> Film:
+    return await make_film(pool, tmp_path)
+
+
+async def make_film(pool: asyncpg.Pool, tmp_path: Path) -> Film:
+    """A 3 s Matroska film in a library, and its owner (an admin with a key)."""
     (tmp_path / "media").mkdir()
     path = make_video(tmp_path / "media" / "Heat (1995).mkv", seconds=3)
     library = await insert_library(pool, root_paths=[str(path.parent)])

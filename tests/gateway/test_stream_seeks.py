@@ -1,0 +1,221 @@
+"""The seek path of ``/stream`` (``gateway.stream_seeks``): the real app under uvicorn, a real
+Matroska file, raw HTTP checking bytes and headers against the route's own answers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from gateway import stream_seeks
+from gateway.media_routes import stream_signer, stream_url
+from gateway.stream_seeks import OpenFiles, PageCache
+from tests.gateway.test_app import Running
+from tests.gateway.test_stream import Film, client, make_film, open_descriptors
+from tests.support.catalog_rows import insert_file, insert_item
+
+SAME = ("content-type", "accept-ranges", "cache-control", "etag", "last-modified")
+
+
+@pytest.fixture
+async def film(app: Running, pool: asyncpg.Pool, tmp_path: Path) -> Film:
+    return await make_film(pool, tmp_path)
+
+
+def signed(app: Running, film: Film, lifetime_seconds: int = 3600) -> str:
+    return stream_url(
+        film.file_id, film.user_id, stream_signer(app.app), lifetime_seconds=lifetime_seconds
+    )
+
+
+async def test_seeks_of_a_looked_up_url_answer_as_the_route_does(app: Running, film: Film) -> None:
+    url = signed(app, film)
+    size = len(film.data)
+    cases = {
+        "bytes=4000-4999": (4000, 4999),
+        "bytes=1-1": (1, 1),
+        "bytes=2500-": (2500, size - 1),
+        f"bytes=100-{size + 5000}": (100, size - 1),
+    }
+    async with client(app) as http, client(app, film) as by_key:
+        first = await http.get(url, headers={"range": "bytes=0-99"})
+        assert first.status_code == 206 and "x-request-id" in first.headers  # the route
+        for header, (start, last) in cases.items():
+            seek = await http.get(url, headers={"range": header})
+            # By key: never the seek path (it answers signed URLs only), so the route's answer.
+            route = await by_key.get(f"/stream/{film.file_id}", headers={"range": header})
+            assert seek.status_code == route.status_code == 206, header
+            assert seek.content == route.content == film.data[start : last + 1], header
+            assert "x-request-id" not in seek.headers, header  # answered in front of the stack
+            assert "x-request-id" in route.headers
+            assert seek.headers["content-range"] == f"bytes {start}-{last}/{size}", header
+            assert seek.headers["content-length"] == str(last - start + 1), header
+            for name in SAME:
+                assert seek.headers[name] == route.headers[name], (header, name)
+
+
+async def test_what_the_seek_path_leaves_goes_to_the_route(app: Running, film: Film) -> None:
+    url = signed(app, film)
+    size = len(film.data)
+    async with client(app) as http:
+        assert (await http.get(url, headers={"range": "bytes=0-9"})).status_code == 206
+        several = await http.get(url, headers={"range": "bytes=0-9,20-29"})
+        stale = await http.get(url, headers={"range": "bytes=0-9", "if-range": '"stale"'})
+        head = await http.head(url, headers={"range": "bytes=10-19"})
+        past_end = await http.get(url, headers={"range": f"bytes={size}-"})
+        malformed = await http.get(url, headers={"range": "bytes=ten-twenty"})
+        whole = await http.get(url)
+
+    assert several.status_code == 206
+    assert several.headers["content-type"].startswith("multipart/byteranges")
+    assert (stale.status_code, stale.content) == (200, film.data)  # If-Range failed: all of it
+    assert (head.status_code, head.content, head.headers["content-length"]) == (206, b"", "10")
+    assert past_end.status_code == 416
+    assert past_end.json()["code"] == "RANGE_NOT_SATISFIABLE"
+    assert past_end.headers["content-range"] == f"bytes */{size}"
+    assert (malformed.status_code, malformed.json()["code"]) == (400, "BAD_USER_INPUT")
+    assert (whole.status_code, whole.content) == (200, film.data)
+    for answer in (several, stale, head, past_end, malformed, whole):
+        assert "x-request-id" in answer.headers
+
+
+async def test_an_expired_url_is_refused_though_its_lookup_is_cached(
+    app: Running, film: Film
+) -> None:
+    url = signed(app, film, lifetime_seconds=2)
+    async with client(app) as http:
+        assert (await http.get(url, headers={"range": "bytes=0-9"})).status_code == 206
+        assert (await http.get(url, headers={"range": "bytes=10-19"})).status_code == 206
+        expires_at = int(url.split("exp=")[1].split("&")[0])
+        await asyncio.sleep(max(0.0, expires_at - time.time()) + 0.2)
+        late = await http.get(url, headers={"range": "bytes=10-19"})
+    assert late.status_code == 403
+    assert late.json()["code"] == "FORBIDDEN"
+
+
+async def test_a_replaced_then_deleted_file_is_noticed_and_closed(
+    app: Running, film: Film, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream_seeks, "REVALIDATE_SECONDS", 0.0)
+    url = signed(app, film)
+    async with client(app) as http:
+        await http.get(url, headers={"range": "bytes=0-9"})
+        before = await http.get(url, headers={"range": "bytes=100-199"})
+        assert before.content == film.data[100:200]
+        assert open_descriptors(film.path) == 1  # held for the next seek
+
+        replacement = film.path.with_suffix(".new")
+        replacement.write_bytes(bytes(reversed(film.data)))
+        os.replace(replacement, film.path)
+        after = await http.get(url, headers={"range": "bytes=100-199"})
+        assert after.content == bytes(reversed(film.data))[100:200]
+        assert after.headers["etag"] != before.headers["etag"]
+
+        film.path.unlink()
+        gone = await http.get(url, headers={"range": "bytes=100-199"})
+    assert gone.status_code == 404
+    assert gone.json() == {"code": "NOT_FOUND", "message": "file is missing on disk"}
+    assert open_descriptors(film.path) == 0
+    assert open_descriptors(Path(f"{film.path} (deleted)")) == 0  # the old inode is let go
+
+
+async def test_chunks_not_in_memory_are_read_off_the_loop_and_match(
+    app: Running, film: Film, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    big = tmp_path / "media" / "cold.mkv"
+    data = os.urandom(6 * 1024 * 1024)
+    big.write_bytes(data)
+    item = await insert_item(pool, film.library_id, "Cold")
+    file_id = await insert_file(pool, item, film.library_id, str(big), container="mkv")
+    url = stream_url(file_id, film.user_id, stream_signer(app.app))
+    handle = os.open(big, os.O_RDONLY)
+    try:
+        os.fsync(handle)  # written back, so the kernel may drop the pages
+        pages = PageCache()
+        mapped = pages.map(handle, len(data))
+        assert mapped is not None
+        assert pages.resident(mapped, len(data), 0, 4096)
+        os.posix_fadvise(handle, 0, 0, os.POSIX_FADV_DONTNEED)
+        cold = not pages.resident(mapped, len(data), 3 * 1024 * 1024, 1024 * 1024)
+        async with client(app) as http:
+            await http.get(url, headers={"range": "bytes=0-9"})
+            seek = await http.get(url, headers={"range": "bytes=3000000-4999999"})
+        warm = pages.resident(mapped, len(data), 3000000, 2000000)
+        pages.unmap(mapped, len(data))
+    finally:
+        os.close(handle)
+    assert cold  # the pages were gone before the seek
+    assert seek.status_code == 206
+    assert seek.content == data[3000000:5000000]
+    assert warm  # the seek read them back (in a worker thread)
+
+
+def test_the_page_cache_question_on_a_file_beyond_its_end(tmp_path: Path) -> None:
+    path = tmp_path / "short.bin"
+    path.write_bytes(b"x" * 10000)
+    pages = PageCache()
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        mapped = pages.map(handle, 10000)
+        assert pages.resident(mapped, 10000, 0, 10000)
+        assert not pages.resident(mapped, 10000, 9000, 5000)  # past the end: read in a thread
+        assert not pages.resident(None, 10000, 0, 100)  # no mapping: always a thread
+        assert pages.map(handle, 0) is None
+        if mapped is not None:
+            pages.unmap(mapped, 10000)
+    finally:
+        os.close(handle)
+
+
+async def test_idle_files_are_closed_by_the_sweep(tmp_path: Path) -> None:
+    path = tmp_path / "idle.bin"
+    path.write_bytes(b"y" * 5000)
+    files = OpenFiles()
+    opened = await files.acquire(str(path))
+    assert opened is not None
+    files.sweep()  # in use, and fresh: kept
+    assert open_descriptors(path) == 1
+    opened.release()
+    files.entries[str(path)].used -= stream_seeks.IDLE_SECONDS + 1
+    files.sweep()
+    assert open_descriptors(path) == 0
+    assert await files.acquire(str(tmp_path / "missing.bin")) is None
+    assert await files.acquire(str(tmp_path)) is None  # a folder is no media file
+    files.close()
+
+
+async def test_a_client_leaving_a_seek_mid_body_releases_the_file(
+    app: Running, film: Film, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    big = tmp_path / "media" / "long.mkv"
+    big.write_bytes(os.urandom(48 * 1024 * 1024))
+    item = await insert_item(pool, film.library_id, "Long")
+    file_id = await insert_file(pool, item, film.library_id, str(big), container="mkv")
+    url = stream_url(file_id, film.user_id, stream_signer(app.app))
+    async with client(app) as http:
+        assert (await http.get(url, headers={"range": "bytes=0-9"})).status_code == 206
+    port = int(app.url.rsplit(":", 1)[1])
+
+    def leave_mid_body() -> None:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(f"GET {url} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\n\r\n".encode())
+            received = 0
+            while received < 1024 * 1024:
+                received += len(sock.recv(65536))
+
+    await asyncio.to_thread(leave_mid_body)
+    files: OpenFiles = app.app.state.open_files
+    for _ in range(500):  # up to 10 s for the server to notice
+        if not files.entries[str(big)].users:
+            break
+        await asyncio.sleep(0.02)
+    assert files.entries[str(big)].users == 0
+    async with httpx.AsyncClient(base_url=app.url, timeout=30) as http:  # still serving
+        again = await http.get(url, headers={"range": "bytes=5-14"})
+    assert again.status_code == 206
