@@ -18,10 +18,17 @@ Figures:
   head) over every request of every round, p95 time to the first body byte, and the server's RSS
   (its whole process tree) before the first run, peak during any, and after the last.
 
+- the same 100 connections driven by wrk (C, from Debian; installed when missing) for
+  ``--wrk-seconds`` per server per round, random 256 KiB ranges from a Lua script: p50/p95/p99
+  latency (request sent to response complete, an upper bound of the time to first byte), ranges
+  per second and errors, medians over the rounds. The Python readers check every byte but take a
+  core of this 2-core machine themselves (nginx sits at ~20 ms with them); wrk leaves the
+  servers the machine.
+
 Targets (issue 4): throughput >= 0.8 x nginx; 0 errors, p95 time to first byte <= 20 ms, memory
 flat.
 
-    ./dev bench stream [--size-mb 300] [--rounds 5] [--readers 100] [--ranges 20]
+    ./dev bench stream [--size-mb 300] [--rounds 5] [--readers 100] [--ranges 20] [--wrk-seconds 8]
 
 The servers are named ``revenge`` (as deployed) and ``uvicorn`` (reference) in the figures.
 """
