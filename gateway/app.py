@@ -32,7 +32,7 @@ from gateway.auth import (
 from gateway.graphql_http import GraphQLService, graphql_routes
 from gateway.health import health_routes
 from gateway.hls_routes import hls_routes
-from gateway.media_routes import SignedLookups, media_routes
+from gateway.media_routes import SignedLookups, lookup_signed, media_routes
 from gateway.persisted_queries import PersistedQueries, trusted_document_checker
 from gateway.remux_routes import remux_routes
 from gateway.schema import composed_schema
@@ -179,6 +179,7 @@ def create_app(
         finally:
             sweeping.cancel()
             app.state.open_files.close()
+            app.state.signed_lookups.close()
             if worker is not None:
                 await stop_worker(worker)  # running jobs finish or go back to the queue
             await transcoding.close()
@@ -251,7 +252,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.signed_lookups = SignedLookups()
+    app.state.signed_lookups = SignedLookups(lambda key: lookup_signed(app, key))
     app.state.open_files = OpenFiles()
     return app
 
@@ -261,7 +262,9 @@ class _RevengeApp(Starlette):
     stack, even of the error middleware Starlette always puts outermost."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return StreamSeeks(super().build_middleware_stack())
+        return StreamSeeks(
+            super().build_middleware_stack(), self.state.signed_lookups, self.state.open_files
+        )
 
 
 class _RequestIdMiddleware:

@@ -16,6 +16,7 @@ import stat
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 import anyio
 import structlog
@@ -38,6 +39,7 @@ __all__ = [
     "CONTENT_TYPES",
     "MAX_RANGES",
     "SignedLookups",
+    "lookup_signed",
     "media_routes",
     "problem",
     "request_principal",
@@ -108,32 +110,89 @@ def stream_url(
 
 
 SIGNED_LOOKUP_SECONDS = 10.0
+REFRESH_AHEAD_SECONDS = 3.0
+
+SignedLookup = Callable[[tuple[str, ...]], Awaitable[StreamFile | None]]
 
 
 class SignedLookups:
     """Recent signed-URL lookups: a player seeking sends many range requests for one URL, and
     each would cost two database round trips. An entry lives ``SIGNED_LOOKUP_SECONDS``, so
     disabling a user or revoking a grant reaches open streams within that time, and never past
-    the URL's own expiry. Keys are (file id, exp, uid, sig) as the URL spells them."""
+    the URL's own expiry. Keys are (file id, exp, uid, sig) as the URL spells them.
 
-    def __init__(self, size: int = 4096) -> None:
+    An entry in use is looked up again in the background during its last
+    ``REFRESH_AHEAD_SECONDS`` (by ``lookup``, once at a time): a player busy seeking never
+    meets an expired entry, and a hundred of them never send their lookups to the database at
+    the same instant. A lookup that finds nothing (user disabled, file hidden) removes the
+    entry; one that fails leaves it to expire."""
+
+    def __init__(self, lookup: SignedLookup | None = None, size: int = 4096) -> None:
+        self.lookup = lookup
         self.size = size
-        self.entries: OrderedDict[tuple[str, ...], tuple[float, StreamFile]] = OrderedDict()
+        # key -> (deadline on the monotonic clock, the file, whether a refresh can extend it)
+        self.entries: OrderedDict[tuple[str, ...], tuple[float, StreamFile, bool]] = OrderedDict()
+        self._refreshing: dict[tuple[str, ...], asyncio.Task[None]] = {}
 
     def get(self, key: tuple[str, ...]) -> StreamFile | None:
         entry = self.entries.get(key)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None:
+            return None
+        left = entry[0] - time.monotonic()
+        if left < 0:
             self.entries.pop(key, None)
             return None
+        if left < REFRESH_AHEAD_SECONDS and entry[2] and self.lookup is not None:
+            self._refresh(key, self.lookup)
         return entry[1]
 
     def put(self, key: tuple[str, ...], found: StreamFile, expires_at: float) -> None:
         """``expires_at``: the URL's expiry, Unix seconds."""
-        lifetime = min(SIGNED_LOOKUP_SECONDS, expires_at - time.time())
-        self.entries[key] = (time.monotonic() + lifetime, found)
+        until_expiry = expires_at - time.time()
+        lifetime = min(SIGNED_LOOKUP_SECONDS, until_expiry)
+        self.entries[key] = (time.monotonic() + lifetime, found, until_expiry > lifetime)
         self.entries.move_to_end(key)
         while len(self.entries) > self.size:
             self.entries.popitem(last=False)
+
+    def _refresh(self, key: tuple[str, ...], lookup: SignedLookup) -> None:
+        if key in self._refreshing:
+            return
+
+        async def refresh() -> None:
+            try:
+                found = await lookup(key)
+            except Exception:  # the database is away: the entry expires as it would have
+                log.warning("signed stream lookup refresh failed", exc_info=True)
+                return
+            finally:
+                self._refreshing.pop(key, None)
+            if found is None:
+                self.entries.pop(key, None)
+            elif key in self.entries:
+                self.put(key, found, int(key[1]))
+
+        self._refreshing[key] = asyncio.get_running_loop().create_task(refresh())
+
+    def close(self) -> None:
+        for task in self._refreshing.values():
+            task.cancel()
+
+
+async def lookup_signed(app: Starlette, key: tuple[str, ...]) -> StreamFile | None:
+    """What a signed stream URL's key (file id, exp, uid, sig) may play now, or None."""
+    file_id = uuid.UUID(key[0])
+    try:
+        user_id = stream_signer(app).verify_stream(
+            file_id, dict(zip(_SIGNATURE_PARAMS, key[1:], strict=True)), time.time()
+        )
+    except Forbidden:
+        return None
+    pool = app.state.database.pool
+    principal = await stream_principal(pool, user_id)
+    if principal is None:
+        return None
+    return await stream_file(pool, file_id, app.state.services["authz"].visibility(principal))
 
 
 def _signed_lookups(app: Starlette) -> SignedLookups:

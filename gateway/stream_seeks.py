@@ -38,6 +38,7 @@ log = structlog.get_logger("revenge.media")
 CHUNK_BYTES = 256 * 1024
 REVALIDATE_SECONDS = 1.0
 IDLE_SECONDS = 30.0
+WHOLE_FILE_BYTES = 4 * 1024**3
 _SINGLE_RANGE = re.compile(rb"bytes=(\d{1,19})-(\d{0,19})")
 
 
@@ -81,6 +82,13 @@ class PageCache:
     def unmap(self, address: int, size: int) -> None:
         self._munmap(address, size)
 
+    def whole(self, address: int | None, size: int) -> bool:
+        """Whether all of a mapped file is in memory; only asked for files up to
+        ``WHOLE_FILE_BYTES`` (the answer needs a byte per page), in a worker thread."""
+        if address is None or not 0 < size <= WHOLE_FILE_BYTES:
+            return False
+        return self.resident(address, size, 0, size)
+
     def resident(self, address: int | None, size: int, start: int, length: int) -> bool:
         """Whether ``[start, start + length)`` of the mapped file is in memory."""
         if address is None or length <= 0 or start + length > size:
@@ -102,12 +110,15 @@ class _OpenFile:
     """An open media file shared by the requests reading it (``pread`` has no position)."""
 
     __slots__ = (
+        "_headers",
         "checked",
+        "checking",
         "etag",
         "fd",
         "identity",
         "last_modified",
         "mapped",
+        "resident",
         "retired",
         "size",
         "used",
@@ -118,14 +129,33 @@ class _OpenFile:
         self.fd = fd
         self.size = info.st_size
         self.mapped = _PAGE_CACHE.map(fd, info.st_size)  # only asked about, never read
-        self.identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        self.identity = _identity(info)
         # As Starlette's FileResponse makes them, so both paths answer alike.
         base = f"{info.st_mtime}-{info.st_size}".encode()
         self.etag = f'"{md5(base, usedforsecurity=False).hexdigest()}"'
         self.last_modified = formatdate(info.st_mtime, usegmt=True)
+        self._headers: tuple[str | None, list[tuple[bytes, bytes]]] | None = None
         self.checked = self.used = time.monotonic()
+        self.checking = False
+        # All of the file was in the page cache when last checked (at most REVALIDATE_SECONDS
+        # ago): its chunks are read on the loop without asking page by page.
+        self.resident = False
         self.users = 0
         self.retired = False
+
+    def headers(self, container: str | None) -> list[tuple[bytes, bytes]]:
+        """The headers every range of this file shares (for the catalog's container)."""
+        if self._headers is None or self._headers[0] != container:
+            media_type = CONTENT_TYPES.get((container or "").lower(), "application/octet-stream")
+            shared = [
+                (b"content-type", media_type.encode()),
+                (b"accept-ranges", b"bytes"),
+                (b"cache-control", b"private"),
+                (b"etag", self.etag.encode()),
+                (b"last-modified", self.last_modified.encode()),
+            ]
+            self._headers = (container, shared)
+        return self._headers[1]
 
     def release(self) -> None:
         self.users -= 1
@@ -137,6 +167,38 @@ class _OpenFile:
             _PAGE_CACHE.unmap(self.mapped, self.size)
             self.mapped = None
         os.close(self.fd)
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _inspect(path: str, entry: _OpenFile) -> tuple[os.stat_result | None, bool]:
+    """In a worker thread: the path's status (None when gone or not a regular file) and,
+    when it is still ``entry``'s file, whether all of it is in the page cache."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None, False
+    if not stat.S_ISREG(info.st_mode):
+        return None, False
+    return info, _identity(info) == entry.identity and _PAGE_CACHE.whole(entry.mapped, entry.size)
+
+
+def _open(path: str) -> _OpenFile | None:
+    """In a worker thread: the regular file at ``path``, opened, mapped and checked."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            return None
+        opened = _OpenFile(fd, info)
+    except BaseException:
+        os.close(fd)
+        raise
+    opened.resident = _PAGE_CACHE.whole(opened.mapped, opened.size)
+    return opened
 
 
 class OpenFiles:
@@ -152,38 +214,47 @@ class OpenFiles:
 
     async def acquire(self, path: str) -> _OpenFile | None:
         """The open file at ``path`` (release it after), or None when it is missing or not a
-        regular file."""
+        regular file. One request at a time checks a file; the others read on meanwhile."""
         entry = self.entries.get(path)
-        if entry is not None and time.monotonic() - entry.checked < REVALIDATE_SECONDS:
+        now = time.monotonic()
+        if entry is not None and (entry.checking or now - entry.checked < REVALIDATE_SECONDS):
             entry.users += 1
-            entry.used = time.monotonic()
+            entry.used = now
             return entry
-        loop = asyncio.get_running_loop()
+        if entry is None:
+            return await self._open(path)
+        entry.checking = True
+        entry.users += 1  # its mapping stays while the thread asks about it
         try:
-            info = await loop.run_in_executor(None, os.stat, path)
-        except OSError:
+            info, resident = await asyncio.get_running_loop().run_in_executor(
+                None, _inspect, path, entry
+            )
+        finally:
+            entry.checking = False
+            entry.release()
+        if info is None:
             self._retire(path)
             return None
-        entry = self.entries.get(path)  # another request may have refreshed it meanwhile
-        identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-        if entry is None or entry.identity != identity:
-            if not stat.S_ISREG(info.st_mode):
-                self._retire(path)
-                return None
-            try:
-                fd = await loop.run_in_executor(None, os.open, path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                self._retire(path)
-                return None
-            opened = _OpenFile(fd, await loop.run_in_executor(None, os.fstat, fd))
-            self._retire(path)
-            entry = self.entries[path] = opened
-            while len(self.entries) > self.size:
-                self._retire(next(iter(self.entries)))
+        if entry.retired or entry.identity != _identity(info):
+            return await self._open(path)
+        entry.resident = resident
         entry.checked = entry.used = time.monotonic()
-        self.entries.move_to_end(path)
         entry.users += 1
         return entry
+
+    async def _open(self, path: str) -> _OpenFile | None:
+        try:
+            opened = await asyncio.get_running_loop().run_in_executor(None, _open, path)
+        except OSError:
+            opened = None
+        self._retire(path)
+        if opened is None:
+            return None
+        self.entries[path] = opened
+        while len(self.entries) > self.size:
+            self._retire(next(iter(self.entries)))
+        opened.users += 1
+        return opened
 
     def sweep(self) -> None:
         """Close the files nobody read for ``IDLE_SECONDS``."""
@@ -211,8 +282,10 @@ class OpenFiles:
 class StreamSeeks:
     """ASGI middleware, outermost: answers the seeks of looked-up signed stream URLs."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, lookups: SignedLookups, open_files: OpenFiles) -> None:
         self.app = app
+        self.lookups = lookups
+        self.open_files = open_files
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -225,15 +298,10 @@ class StreamSeeks:
         await self.app(scope, receive, send)
 
     async def _answer(self, scope: Scope, send: Send) -> bool:
-        state = getattr(scope.get("app"), "state", None)
-        lookups: SignedLookups | None = getattr(state, "signed_lookups", None)
-        open_files: OpenFiles | None = getattr(state, "open_files", None)
-        if lookups is None or open_files is None:
-            return False
         params = _signed_params(scope["query_string"])
         if params is None:
             return False
-        found = lookups.get((scope["path"][len("/stream/") :], *params))
+        found = self.lookups.get((scope["path"][8:], *params))  # after "/stream/"
         if found is None:
             return False
         wanted: tuple[int, int | None] | None = None
@@ -247,7 +315,7 @@ class StreamSeeks:
                 return False
         if wanted is None:
             return False
-        opened = await open_files.acquire(found.path)
+        opened = await self.open_files.acquire(found.path)
         if opened is None:
             return False
         try:
@@ -255,13 +323,8 @@ class StreamSeeks:
             last = opened.size - 1 if last is None else min(last, opened.size - 1)
             if start > last:
                 return False  # the route answers 416
-            media_type = CONTENT_TYPES.get((found.container or "").lower())
             headers = [
-                (b"content-type", (media_type or "application/octet-stream").encode()),
-                (b"accept-ranges", b"bytes"),
-                (b"cache-control", b"private"),
-                (b"etag", opened.etag.encode()),
-                (b"last-modified", opened.last_modified.encode()),
+                *opened.headers(found.container),
                 (b"content-range", f"bytes {start}-{last}/{opened.size}".encode()),
                 (b"content-length", str(last - start + 1).encode()),
             ]
@@ -283,7 +346,7 @@ async def _send_body(send: Send, opened: _OpenFile, start: int, end: int) -> Non
     try:
         while True:
             size = min(CHUNK_BYTES, end - start)
-            if _PAGE_CACHE.resident(opened.mapped, opened.size, start, size):
+            if opened.resident or _PAGE_CACHE.resident(opened.mapped, opened.size, start, size):
                 chunk = os.pread(opened.fd, size, start)
             else:
                 chunk = await loop.run_in_executor(None, os.pread, opened.fd, size, start)
