@@ -30,6 +30,7 @@ import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.media_routes import CONTENT_TYPES, SignedLookups
+from resolvers.catalog.stream_files import StreamFile
 
 __all__ = ["OpenFiles", "PageCache", "StreamSeeks"]
 
@@ -212,6 +213,19 @@ class OpenFiles:
         self.size = size
         self.entries: OrderedDict[str, _OpenFile] = OrderedDict()
 
+    def fresh(self, path: str) -> _OpenFile | None:
+        """The open file at ``path`` when no check is due (release it after), else None:
+        ``acquire`` then checks it."""
+        entry = self.entries.get(path)
+        if entry is None:
+            return None
+        now = time.monotonic()
+        if not entry.checking and now - entry.checked >= REVALIDATE_SECONDS:
+            return None
+        entry.users += 1
+        entry.used = now
+        return entry
+
     async def acquire(self, path: str) -> _OpenFile | None:
         """The open file at ``path`` (release it after), or None when it is missing or not a
         regular file. One request at a time checks a file; the others read on meanwhile."""
@@ -288,67 +302,70 @@ class StreamSeeks:
         self.open_files = open_files
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] == "GET"
-            and scope["path"].startswith("/stream/")
-            and await self._answer(scope, send)
-        ):
-            return
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"][:8] == "/stream/":
+            wanted = self._wanted(scope)
+            if wanted is not None:
+                found, start, last = wanted
+                opened = self.open_files.fresh(found.path)
+                if opened is None:  # first use, or due for its check
+                    opened = await self.open_files.acquire(found.path)
+                if opened is not None:
+                    try:
+                        # Else the route answers: 416 past the end, 400 reversed.
+                        if start < opened.size and (last is None or start <= last):
+                            await _send_range(send, opened, found.container, start, last)
+                            return
+                    finally:
+                        opened.release()
         await self.app(scope, receive, send)
 
-    async def _answer(self, scope: Scope, send: Send) -> bool:
+    def _wanted(self, scope: Scope) -> tuple[StreamFile, int, int | None] | None:
+        """The looked-up file and the one range a seek asks for, or None."""
         params = _signed_params(scope["query_string"])
         if params is None:
-            return False
+            return None
         found = self.lookups.get((scope["path"][8:], *params))  # after "/stream/"
         if found is None:
-            return False
-        wanted: tuple[int, int | None] | None = None
+            return None
+        wanted: tuple[StreamFile, int, int | None] | None = None
         for name, value in scope["headers"]:
             if name == b"range":
                 match = _SINGLE_RANGE.fullmatch(value)
                 if match is None or wanted is not None:
-                    return False
-                wanted = int(match[1]), int(match[2]) if match[2] else None
+                    return None
+                wanted = found, int(match[1]), int(match[2]) if match[2] else None
             elif name == b"if-range":
-                return False
-        if wanted is None:
-            return False
-        opened = await self.open_files.acquire(found.path)
-        if opened is None:
-            return False
-        try:
-            start, last = wanted
-            last = opened.size - 1 if last is None else min(last, opened.size - 1)
-            if start > last:
-                return False  # the route answers 416
-            headers = [
-                *opened.headers(found.container),
-                (b"content-range", f"bytes {start}-{last}/{opened.size}".encode()),
-                (b"content-length", str(last - start + 1).encode()),
-            ]
-            await send({"type": "http.response.start", "status": 206, "headers": headers})
-            await _send_body(send, opened, start, last + 1)
-        finally:
-            opened.release()
-        return True
+                return None
+        return wanted
 
 
-async def _send_body(send: Send, opened: _OpenFile, start: int, end: int) -> None:
-    """``[start, end)`` of ``fd``, a chunk at a time: copied on the loop when the page cache
-    holds it, else read in a worker thread. A file that shrank meanwhile ends the body early,
-    a client that left ends it quietly."""
-    loop = asyncio.get_running_loop()
-    # An empty first chunk makes servers that hold the head until the body (granian) send it
-    # now: the player's time to first byte is not the time of the first read.
-    await send({"type": "http.response.body", "body": b"", "more_body": True})
+async def _send_range(
+    send: Send, opened: _OpenFile, container: str | None, start: int, last: int | None
+) -> None:
+    """Bytes ``start``..``last`` (inclusive; None: to the end, clamped to it) of an open file,
+    a chunk at a time: copied on the loop when the page cache holds them, else read in a worker
+    thread. A file that shrank meanwhile ends the body early, a client that left ends it
+    quietly."""
+    end = opened.size if last is None else min(last + 1, opened.size)
+    headers = [
+        *opened.headers(container),
+        (b"content-range", f"bytes {start}-{end - 1}/{opened.size}".encode()),
+        (b"content-length", str(end - start).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 206, "headers": headers})
+    loop = None
     try:
         while True:
             size = min(CHUNK_BYTES, end - start)
             if opened.resident or _PAGE_CACHE.resident(opened.mapped, opened.size, start, size):
                 chunk = os.pread(opened.fd, size, start)
             else:
+                if loop is None:
+                    loop = asyncio.get_running_loop()
+                    # The disk may take a while: an empty chunk makes servers that hold the
+                    # head until the body (granian) send it now, so the player's time to first
+                    # byte is not the time of the read.
+                    await send({"type": "http.response.body", "body": b"", "more_body": True})
                 chunk = await loop.run_in_executor(None, os.pread, opened.fd, size, start)
             start += len(chunk)
             more = len(chunk) == size and start < end

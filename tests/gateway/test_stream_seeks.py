@@ -85,6 +85,26 @@ async def test_what_the_seek_path_leaves_goes_to_the_route(app: Running, film: F
         assert "x-request-id" in answer.headers
 
 
+async def test_bad_ranges_of_a_looked_up_url_get_the_route_s_answers(
+    app: Running, film: Film
+) -> None:
+    url = signed(app, film)
+    size = len(film.data)
+    async with client(app) as http:
+        assert (await http.get(url, headers={"range": "bytes=0-9"})).status_code == 206
+        for bad in ("bytes=500-100", "bytes=abc", "items=0-10", "bytes=", "bytes=1-2-3"):
+            refused = await http.get(url, headers={"range": bad})
+            assert refused.status_code == 400, bad
+            assert refused.json()["code"] == "BAD_USER_INPUT", bad
+        for outside in (f"bytes={size}-", f"bytes={size + 10}-{size + 20}"):
+            unsatisfiable = await http.get(url, headers={"range": outside})
+            assert unsatisfiable.status_code == 416, outside
+            assert unsatisfiable.headers["content-range"] == f"bytes */{size}"
+        last_byte = await http.get(url, headers={"range": f"bytes={size - 1}-"})
+    assert (last_byte.status_code, last_byte.content) == (206, film.data[-1:])
+    assert "x-request-id" not in last_byte.headers
+
+
 async def test_an_expired_url_is_refused_though_its_lookup_is_cached(
     app: Running, film: Film
 ) -> None:
