@@ -300,6 +300,8 @@ class StreamSeeks:
         self.app = app
         self.lookups = lookups
         self.open_files = open_files
+        # (path, query string) as sent -> the lookup key: a player repeats its URL.
+        self._keys: dict[tuple[str, bytes], tuple[str, str, str, str] | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"][:8] == "/stream/":
@@ -321,10 +323,18 @@ class StreamSeeks:
 
     def _wanted(self, scope: Scope) -> tuple[StreamFile, int, int | None] | None:
         """The looked-up file and the one range a seek asks for, or None."""
-        params = _signed_params(scope["query_string"])
-        if params is None:
+        sent = (scope["path"], scope["query_string"])
+        if sent in self._keys:
+            key = self._keys[sent]
+        else:
+            params = _signed_params(sent[1])
+            key = None if params is None else (sent[0][8:], *params)  # after "/stream/"
+            if len(self._keys) >= 4096:
+                self._keys.clear()
+            self._keys[sent] = key
+        if key is None:
             return None
-        found = self.lookups.get((scope["path"][8:], *params))  # after "/stream/"
+        found = self.lookups.get(key)
         if found is None:
             return None
         wanted: tuple[StreamFile, int, int | None] | None = None
