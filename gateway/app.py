@@ -262,8 +262,9 @@ class _RevengeApp(Starlette):
     stack, even of the error middleware Starlette always puts outermost."""
 
     def build_middleware_stack(self) -> ASGIApp:
+        state = self.state
         return StreamSeeks(
-            super().build_middleware_stack(), self.state.signed_lookups, self.state.open_files
+            super().build_middleware_stack(), state.signed_lookups, state.open_files, state.metrics
         )
 
 
@@ -314,7 +315,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _route_label(path: str) -> str:
-    for prefix in ("/health", "/images", "/graphql", "/metrics"):
+    for prefix in ("/health", "/images", "/graphql", "/metrics", "/stream"):
         if path.startswith(prefix):
             return prefix
     return "other"

@@ -30,6 +30,7 @@ import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.media_routes import CONTENT_TYPES, SignedLookups
+from infra.metrics import Metrics
 from resolvers.catalog.stream_files import StreamFile
 
 __all__ = ["OpenFiles", "PageCache", "StreamSeeks"]
@@ -296,15 +297,22 @@ class OpenFiles:
 class StreamSeeks:
     """ASGI middleware, outermost: answers the seeks of looked-up signed stream URLs."""
 
-    def __init__(self, app: ASGIApp, lookups: SignedLookups, open_files: OpenFiles) -> None:
+    def __init__(
+        self, app: ASGIApp, lookups: SignedLookups, open_files: OpenFiles, metrics: Metrics
+    ) -> None:
         self.app = app
         self.lookups = lookups
         self.open_files = open_files
+        # Counted as the request-id middleware counts the requests it sees (bound once: a
+        # label lookup per seek would cost more than the count).
+        self._served = metrics.http_requests.labels("GET", "/stream", "206")
+        self._duration = metrics.http_duration.labels("GET", "/stream")
         # (path, query string) as sent -> the lookup key: a player repeats its URL.
         self._keys: dict[tuple[str, bytes], tuple[str, str, str, str] | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"][:8] == "/stream/":
+            started = time.perf_counter()
             wanted = self._wanted(scope)
             if wanted is not None:
                 found, start, last = wanted
@@ -315,7 +323,11 @@ class StreamSeeks:
                     try:
                         # Else the route answers: 416 past the end, 400 reversed.
                         if start < opened.size and (last is None or start <= last):
-                            await _send_range(send, opened, found.container, start, last)
+                            try:
+                                await _send_range(send, opened, found.container, start, last)
+                            finally:
+                                self._served.inc()
+                                self._duration.observe(time.perf_counter() - started)
                             return
                     finally:
                         opened.release()

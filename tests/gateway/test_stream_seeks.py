@@ -58,6 +58,17 @@ async def test_seeks_of_a_looked_up_url_answer_as_the_route_does(app: Running, f
             assert seek.headers["content-length"] == str(last - start + 1), header
             for name in SAME:
                 assert seek.headers[name] == route.headers[name], (header, name)
+        metrics = (await http.get("/metrics")).text
+
+    # Seeks are counted like the requests the middleware sees: the first (the route) and the
+    # four by key under their own labels, the four seeks under the same route label.
+    def count(status: str) -> float:
+        line = f'revenge_http_requests_total{{method="GET",route="/stream",status="{status}"}} '
+        found = [row for row in metrics.splitlines() if row.startswith(line)]
+        return float(found[0].split()[-1]) if found else 0.0
+
+    assert count("206") == 1 + 2 * len(cases)
+    assert 'revenge_http_request_duration_seconds_count{method="GET",route="/stream"}' in metrics
 
 
 async def test_what_the_seek_path_leaves_goes_to_the_route(app: Running, film: Film) -> None:
