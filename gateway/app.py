@@ -33,7 +33,11 @@ from gateway.graphql_http import GraphQLService, graphql_routes
 from gateway.health import health_routes
 from gateway.hls_routes import hls_routes
 from gateway.media_routes import SignedLookups, lookup_signed, media_routes
-from gateway.persisted_queries import PersistedQueries, trusted_document_checker
+from gateway.persisted_queries import (
+    REGISTRATION_POLICY,
+    PersistedQueries,
+    trusted_document_checker,
+)
 from gateway.remux_routes import remux_routes
 from gateway.schema import composed_schema
 from gateway.spa_routes import spa_routes
@@ -48,6 +52,7 @@ from infra.database import Database, open_database
 from infra.jobs import open_job_queue, stop_worker
 from infra.keyvalue import open_keyvalue
 from infra.metrics import METRICS_CONTENT_TYPE, Metrics
+from infra.ratelimit import open_limiter
 from infra.settings import Settings
 from loaders import Loaders
 from loaders.context import Context
@@ -156,7 +161,11 @@ def create_app(
             **auth_services,
             "document_checker": document_checker,
         }
-        persisted.attach(db.pool, open_keyvalue(settings.cache_url) if settings.cache_url else None)
+        persisted.attach(
+            db.pool,
+            open_keyvalue(settings.cache_url) if settings.cache_url else None,
+            open_limiter(settings.cache_url, REGISTRATION_POLICY),
+        )
         try:
             if settings.worker_in_process:
                 await scans.requeue_orphans()

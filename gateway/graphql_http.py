@@ -49,7 +49,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gateway.fast_execution import FastExecutor
-from gateway.persisted_queries import PersistedQueries, PersistedQueryError
+from gateway.persisted_queries import (
+    PersistedQueries,
+    PersistedQueryError,
+    registering_caller,
+)
 from infra.connection_slots import ConnectionSlots
 from infra.errors import RevengeError
 
@@ -472,7 +476,11 @@ class GraphQLHTTPEndpoint:
         except RequestError as error:
             return _json_response({"errors": error.formatted()}, 400 if strict else 200, media_type)
         if document.register is not None:
-            await self.persisted.save(document.register, document.text)
+            caller = registering_caller(
+                getattr(context, "principal", None),
+                request.client.host if request.client else None,
+            )
+            await self.persisted.save(document.register, document.text, caller)
         return _json_response(await self.service.execute(operation, context), 200, media_type)
 
     async def _params(self, request: Request) -> dict[str, Any]:

@@ -22,7 +22,11 @@ from graphql import GraphQLError, OperationType
 from starlette.websockets import WebSocket, WebSocketState
 
 from gateway.graphql_http import ContextFactory, GraphQLService, RequestError
-from gateway.persisted_queries import PersistedQueries, PersistedQueryError
+from gateway.persisted_queries import (
+    PersistedQueries,
+    PersistedQueryError,
+    registering_caller,
+)
 from infra.bus import SubscriberTooSlow
 from infra.connection_slots import ConnectionSlots, InProcessConnectionSlots
 from infra.errors import Forbidden, RevengeError, Unauthenticated
@@ -278,7 +282,11 @@ class _Connection:
                 await self._finish(operation_id, {"type": "error", "payload": error.formatted()})
                 return
             if document.register is not None:
-                await self.endpoint.persisted.save(document.register, document.text)
+                client = self.websocket.client
+                caller = registering_caller(
+                    getattr(context, "principal", None), client.host if client else None
+                )
+                await self.endpoint.persisted.save(document.register, document.text, caller)
             if operation.kind is not OperationType.SUBSCRIPTION:
                 response = await service.execute(operation, context)
                 await self.send({"id": operation_id, "type": "next", "payload": response})

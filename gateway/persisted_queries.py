@@ -37,6 +37,7 @@ from graphql import (
 )
 
 from infra.keyvalue import KeyValue
+from infra.ratelimit import FailureLimiter, InProcessLimiter, LockoutPolicy
 from resolvers.user.api_clients import normalize_hash
 from resolvers.user.persisted_queries import (
     find_client_document,
@@ -47,9 +48,11 @@ from resolvers.user.persisted_queries import (
 __all__ = [
     "MAX_DOCUMENT_BYTES",
     "NOT_FOUND_MESSAGE",
+    "REGISTRATIONS_PER_HOUR",
     "PersistedQueries",
     "PersistedQueryError",
     "ResolvedDocument",
+    "registering_caller",
     "trusted_document_checker",
 ]
 
@@ -58,6 +61,17 @@ log = structlog.get_logger("revenge.persisted_queries")
 MAX_DOCUMENT_BYTES = 64 * 1024
 NOT_FOUND_MESSAGE = "PersistedQueryNotFound"
 KEYVALUE_TTL_SECONDS = 7 * 24 * 3600.0
+# New APQ documents one caller (a user, or an address when anonymous) may store per hour. A web
+# app registers each of its operations once (ours has about 60), so this leaves room for a few
+# releases an hour; past it, operations still run, sent as text, but nothing more is stored.
+REGISTRATIONS_PER_HOUR = 200
+REGISTRATION_POLICY = LockoutPolicy(
+    max_failures=REGISTRATIONS_PER_HOUR,
+    window_seconds=3600,
+    first_lockout_seconds=3600,
+    max_lockout_seconds=3600,
+    forget_after_seconds=3600,
+)
 
 
 class PersistedQueryError(Exception):
@@ -169,16 +183,27 @@ class PersistedQueries:
         self._cache = _DocumentCache(cache_entries, cache_chars)
         self._pool: asyncpg.Pool | None = None
         self._keyvalue: KeyValue | None = None
+        self._registrations: FailureLimiter = InProcessLimiter(REGISTRATION_POLICY)
 
-    def attach(self, pool: asyncpg.Pool, keyvalue: KeyValue | None) -> None:
-        """Back the cache with PostgreSQL and, when given, Redis (opened by the lifespan)."""
+    def attach(
+        self,
+        pool: asyncpg.Pool,
+        keyvalue: KeyValue | None,
+        registrations: FailureLimiter | None = None,
+    ) -> None:
+        """Back the cache with PostgreSQL and, when given, Redis (opened by the lifespan);
+        ``registrations`` counts new documents per caller (``REGISTRATION_POLICY``), shared by
+        the replicas when it lives in Redis."""
         self._pool = pool
         self._keyvalue = keyvalue
+        if registrations is not None:
+            self._registrations = registrations
 
     async def close(self) -> None:
         keyvalue, self._keyvalue, self._pool = self._keyvalue, None, None
         if keyvalue is not None:
             await keyvalue.close()
+        await self._registrations.close()
 
     async def resolve(
         self, principal: Any, query: str | None, extensions: Any, document_id: Any
@@ -258,14 +283,26 @@ class PersistedQueries:
             await self._share(sha256, text)
         return text
 
-    async def save(self, sha256: str, text: str) -> None:
-        """Store a document that validated (the caller checked the hash)."""
+    async def save(self, sha256: str, text: str, caller: str) -> bool:
+        """Store a document that validated (the caller checked the hash); ``caller`` names who
+        registers it (``user:<id>`` or ``ip:<address>``). False when that caller has stored
+        ``REGISTRATIONS_PER_HOUR`` new documents within the hour: nothing is stored, and the
+        operation, sent as text, still runs."""
         if self._cache.get(sha256) is not None:
-            return
+            return True
+        if self._pool is not None and await find_persisted_query(self._pool, sha256) is not None:
+            self._cache.put(sha256, text)  # stored before, by anyone: not new
+            return True
+        key = f"apq:{caller}"
+        if await self._registrations.check(key) > 0:
+            log.info("persisted query not stored: registration quota", caller=caller)
+            return False
+        await self._registrations.record_failure(key)  # one more new document this hour
         self._cache.put(sha256, text)
         if self._pool is not None:
             await save_persisted_query(self._pool, sha256, text)
         await self._share(sha256, text)
+        return True
 
     async def _share(self, sha256: str, text: str) -> None:
         if self._keyvalue is None:
@@ -274,6 +311,12 @@ class PersistedQueries:
             await self._keyvalue.set(f"apq:{sha256}", text.encode(), KEYVALUE_TTL_SECONDS)
         except Exception:
             log.warning("persisted query cache write failed", exc_info=True)
+
+
+def registering_caller(principal: Any, address: str | None) -> str:
+    """Who a registration counts against: the signed-in user, else the client's address."""
+    user_id = getattr(principal, "user_id", None)
+    return f"user:{user_id}" if user_id else f"ip:{address or 'unknown'}"
 
 
 class _Introspection(Visitor):

@@ -15,11 +15,13 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 import websockets
 
 from gateway.graphql_http import GRAPHQL_RESPONSE_JSON
 from gateway.persisted_queries import PersistedQueries
 from infra.keyvalue import RedisKeyValue
+from infra.ratelimit import InProcessLimiter, LockoutPolicy
 from resolvers.user.accounts import create_user
 from resolvers.user.api_clients import create_api_client, register_documents
 from resolvers.user.api_keys import create_api_key
@@ -383,6 +385,38 @@ async def test_a_persisted_only_key_over_websocket(app: Running, pool: asyncpg.P
 # --- the store's layers ---------------------------------------------------------------------
 
 
+async def test_new_documents_per_caller_are_capped_and_capped_ones_still_run(
+    app: Running, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three new documents an hour for this test; the app's limiter was made with the policy.
+    persisted = next(
+        route.app.persisted for route in app.app.routes if hasattr(route.app, "persisted")
+    )
+    tight = LockoutPolicy(
+        max_failures=3, window_seconds=3600, first_lockout_seconds=3600, forget_after_seconds=3600
+    )
+    monkeypatch.setattr(persisted, "_registrations", InProcessLimiter(tight))
+    documents = [f"query Q{n} {{ me {{ name }} }}" for n in range(5)]
+
+    anonymous = [
+        await post(app, {"query": text, "extensions": hashed(text)}, "") for text in documents
+    ]
+    # Every operation ran; only the first three were stored for this address.
+    assert all(answer.status_code == 200 for answer in anonymous)
+    assert all(answer.json() == {"data": {"me": None}} for answer in anonymous)
+    assert sorted(await stored(pool)) == sorted(sha(text) for text in documents[:3])
+    missed = await post(app, {"extensions": hashed(documents[4])}, "")
+    assert codes(missed) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+    # Another caller has a quota of its own; one stored before costs nothing.
+    key = await admin_api_key(pool)
+    again = await post(app, {"query": documents[0], "extensions": hashed(documents[0])}, key)
+    fourth = await post(app, {"query": documents[3], "extensions": hashed(documents[3])}, key)
+    assert again.status_code == fourth.status_code == 200
+    assert sha(documents[3]) in await stored(pool)
+    assert (await post(app, {"extensions": hashed(documents[3])}, key)).status_code == 200
+
+
 async def test_replicas_share_documents_through_redis_and_postgresql(
     pool: asyncpg.Pool, redis_url: str
 ) -> None:
@@ -393,7 +427,7 @@ async def test_replicas_share_documents_through_redis_and_postgresql(
     through_redis.attach(None, writer._keyvalue)  # type: ignore[arg-type]  # Redis alone
     through_postgres.attach(pool, None)
 
-    await writer.save(sha(ME), ME)
+    assert await writer.save(sha(ME), ME, "user:writer")
 
     assert await through_redis.find(sha(ME)) == ME
     assert await through_postgres.find(sha(ME)) == ME
