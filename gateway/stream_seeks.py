@@ -4,10 +4,11 @@ front of everything else.
 A player seeking sends range after range for one signed URL. The first request goes the whole
 way (``gateway.media_routes.stream``: signature, user, visibility, catalog), which leaves the
 answer in ``SignedLookups``. Every later single-range ``GET`` of that URL is answered here, before
-the middleware and the router: the open file comes from ``OpenFiles`` and the bytes from one
-``pread`` in a worker thread, so a seek costs a thread hop and the send. What this path does not
-answer (no or several ranges, ``If-Range``, a range past the end, ``HEAD``, an unknown or expired
-URL, a file that changed) goes on to the route, which answers exactly as before.
+the middleware and the router: the open file comes from ``OpenFiles``, and the bytes are copied
+on the event loop when the page cache holds them (``PageCache``), else read in a worker thread.
+What this path does not answer (no or several ranges, ``If-Range``, a range past the end or
+reversed, ``HEAD``, an unknown or expired URL, a file gone) goes on to the route, which answers
+exactly as before.
 
 Answers carry the headers the route's ``FileResponse`` gives (``ETag``, ``Last-Modified``,
 ``Content-Range``…), computed the same way; a test compares the two.
