@@ -90,12 +90,22 @@ async def first_batch_stored(pool: asyncpg.Pool) -> None:
             await asyncio.sleep(0.01)
 
 
+async def scan_jobs_done(pool: asyncpg.Pool) -> None:
+    """Wait (up to 30 s) until no scan job is left: the worker marks the scan completed a moment
+    before its job is done, so stopping it right at the scan's end would race the job's end."""
+    query = "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'catalog:scan_library'"
+    async with asyncio.timeout(30):
+        while await pool.fetchval(query):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
 async def finish_with_another_worker(
     pool: asyncpg.Pool, database_url: str, data_dir: Path, scan_id: uuid.UUID
 ) -> tuple[asyncpg.Record, int, str]:
     second = await worker_process(database_url, data_dir)
     try:
         row = await finished(pool, scan_id)
+        await scan_jobs_done(pool)
     finally:
         output = await stop(second, data_dir)
     assert second.returncode is not None
