@@ -16,7 +16,7 @@ import stat
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import anyio
 import structlog
@@ -183,23 +183,27 @@ async def lookup_signed(app: Starlette, key: tuple[str, ...]) -> StreamFile | No
     """What a signed stream URL's key (file id, exp, uid, sig) may play now, or None."""
     file_id = uuid.UUID(key[0])
     try:
-        user_id = stream_signer(app).verify_stream(
-            file_id, dict(zip(_SIGNATURE_PARAMS, key[1:], strict=True)), time.time()
+        principal = await signed_principal(
+            app, file_id, dict(zip(_SIGNATURE_PARAMS, key[1:], strict=True))
         )
     except Forbidden:
         return None
-    pool = app.state.database.pool
-    principal = await stream_principal(pool, user_id)
+    visibility = app.state.services["authz"].visibility(principal)
+    return await stream_file(app.state.database.pool, file_id, visibility)
+
+
+async def signed_principal(
+    app: Starlette, file_id: uuid.UUID, params: Mapping[str, str], *, hls: bool = False
+) -> Principal:
+    """The user a signed URL's ``params`` (exp, uid, sig) speak for; ``Forbidden`` when the
+    signature is bad or expired, or the user disabled or gone."""
+    signer = stream_signer(app)
+    verify = signer.verify_hls if hls else signer.verify_stream
+    user_id = verify(file_id, params, time.time())
+    principal = await stream_principal(app.state.database.pool, user_id)
     if principal is None:
-        return None
-    return await stream_file(pool, file_id, app.state.services["authz"].visibility(principal))
-
-
-def _signed_lookups(app: Starlette) -> SignedLookups:
-    lookups: SignedLookups | None = getattr(app.state, "signed_lookups", None)
-    if lookups is None:
-        lookups = app.state.signed_lookups = SignedLookups()
-    return lookups
+        raise Forbidden("the user of this stream URL is disabled or gone")
+    return principal
 
 
 def _signed_key(request: Request, file_id: uuid.UUID) -> tuple[str, ...] | None:
@@ -218,13 +222,7 @@ async def request_principal(
     state = request.app.state
     if any(name in request.query_params for name in _SIGNATURE_PARAMS):
         params = {name: request.query_params.get(name, "") for name in _SIGNATURE_PARAMS}
-        signer = stream_signer(request.app)
-        verify = signer.verify_hls if hls else signer.verify_stream
-        user_id = verify(file_id, params, time.time())
-        principal = await stream_principal(state.database.pool, user_id)
-        if principal is None:
-            raise Forbidden("the user of this stream URL is disabled or gone")
-        return principal
+        return await signed_principal(request.app, file_id, params, hls=hls)
     token, api_key = credentials_from(request.headers)
     principal, _ = await authenticate(
         state.database.pool, state.services["key_ring"], token, api_key
@@ -241,7 +239,7 @@ async def stream(request: Request) -> Response:
         return problem(400, "BAD_USER_INPUT", "file id is not valid")
     signed_key = _signed_key(request, file_id)
     if signed_key is not None:
-        cached = _signed_lookups(request.app).get(signed_key)
+        cached = request.app.state.signed_lookups.get(signed_key)
         if cached is not None:  # a player seeking: same URL, no database round trips
             return await _send(request, cached)
     try:
@@ -256,7 +254,7 @@ async def stream(request: Request) -> Response:
     if found is None:
         return problem(404, "NOT_FOUND", "file not found")
     if signed_key is not None:  # verified above: its expiry is digits
-        _signed_lookups(request.app).put(signed_key, found, int(signed_key[1]))
+        request.app.state.signed_lookups.put(signed_key, found, int(signed_key[1]))
     return await _send(request, found)
 
 
