@@ -231,12 +231,10 @@ class OpenFiles:
     async def acquire(self, path: str) -> _OpenFile | None:
         """The open file at ``path`` (release it after), or None when it is missing or not a
         regular file. One request at a time checks a file; the others read on meanwhile."""
+        fresh = self.fresh(path)
+        if fresh is not None:
+            return fresh
         entry = self.entries.get(path)
-        now = time.monotonic()
-        if entry is not None and (entry.checking or now - entry.checked < REVALIDATE_SECONDS):
-            entry.users += 1
-            entry.used = now
-            return entry
         if entry is None:
             return await self._open(path)
         entry.checking = True
