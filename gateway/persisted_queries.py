@@ -288,10 +288,7 @@ class PersistedQueries:
         registers it (``user:<id>`` or ``ip:<address>``). False when that caller has stored
         ``REGISTRATIONS_PER_HOUR`` new documents within the hour: nothing is stored, and the
         operation, sent as text, still runs."""
-        if self._cache.get(sha256) is not None:
-            return True
-        if self._pool is not None and await find_persisted_query(self._pool, sha256) is not None:
-            self._cache.put(sha256, text)  # stored before, by anyone: not new
+        if await self.find(sha256) is not None:  # stored before, by anyone: not new
             return True
         key = f"apq:{caller}"
         if await self._registrations.check(key) > 0:
