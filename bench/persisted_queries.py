@@ -46,33 +46,13 @@ from _support import (
     run_like_serve,
     served,
 )
+from catalog_page import GRID_QUERY
 
 from infra.database import Database
 from infra.settings import load_settings
 from tests.support.auth import admin_api_key
 from tests.support.catalog_rows import insert_movie_library
 
-GRID_QUERY = """
-query Grid($libraryId: ID!, $first: Int!) {
-  items(libraryId: $libraryId, first: $first) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges {
-      cursor
-      node {
-        id kind title year
-        files {
-          id path container durationMs
-          streams { type codec width height channels language }
-        }
-        images { type width height blurhash url }
-        genres { name }
-        people { role character person { name } }
-      }
-    }
-  }
-}
-"""
 GRID_HASH = hashlib.sha256(GRID_QUERY.encode()).hexdigest()
 PERSISTED = {"persistedQuery": {"version": 1, "sha256Hash": GRID_HASH}}
 
