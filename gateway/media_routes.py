@@ -125,7 +125,11 @@ class SignedLookups:
     ``REFRESH_AHEAD_SECONDS`` (by ``lookup``, once at a time): a player busy seeking never
     meets an expired entry, and a hundred of them never send their lookups to the database at
     the same instant. A lookup that finds nothing (user disabled, file hidden) removes the
-    entry; one that fails leaves it to expire."""
+    entry; one that fails leaves it to expire.
+
+    ``load`` looks a URL up on a miss, once however many requests for it arrive meanwhile: a
+    hundred readers opening one URL together (or coming back to it after the entry lapsed) wait
+    for one lookup instead of queueing a hundred at the database pool."""
 
     def __init__(self, lookup: SignedLookup | None = None, size: int = 4096) -> None:
         self.lookup = lookup
@@ -133,6 +137,7 @@ class SignedLookups:
         # key -> (deadline on the monotonic clock, the file, whether a refresh can extend it)
         self.entries: OrderedDict[tuple[str, ...], tuple[float, StreamFile, bool]] = OrderedDict()
         self._refreshing: dict[tuple[str, ...], asyncio.Task[None]] = {}
+        self._loading: dict[tuple[str, ...], asyncio.Task[StreamFile | None]] = {}
 
     def get(self, key: tuple[str, ...]) -> StreamFile | None:
         entry = self.entries.get(key)
@@ -145,6 +150,28 @@ class SignedLookups:
         if left < REFRESH_AHEAD_SECONDS and entry[2] and self.lookup is not None:
             self._refresh(key, self.lookup)
         return entry[1]
+
+    async def load(self, key: tuple[str, ...]) -> StreamFile | None:
+        """The file a URL's key may play: the entry, else one lookup shared by every request
+        that misses meanwhile (its answer is kept; its error reaches each of them)."""
+        found = self.get(key)
+        if found is not None or self.lookup is None:
+            return found
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = asyncio.get_running_loop().create_task(self._load(key, self.lookup))
+            self._loading[key] = loading
+        # A waiter that goes away (its client left) does not cancel the others' lookup.
+        return await asyncio.shield(loading)
+
+    async def _load(self, key: tuple[str, ...], lookup: SignedLookup) -> StreamFile | None:
+        try:
+            found = await lookup(key)
+        finally:
+            self._loading.pop(key, None)
+        if found is not None:  # the lookup verified the signature: the expiry is digits
+            self.put(key, found, int(key[1]))
+        return found
 
     def put(self, key: tuple[str, ...], found: StreamFile, expires_at: float) -> None:
         """``expires_at``: the URL's expiry, Unix seconds."""
@@ -175,7 +202,7 @@ class SignedLookups:
         self._refreshing[key] = asyncio.get_running_loop().create_task(refresh())
 
     def close(self) -> None:
-        for task in self._refreshing.values():
+        for task in [*self._refreshing.values(), *self._loading.values()]:
             task.cancel()
 
 

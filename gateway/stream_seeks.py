@@ -214,6 +214,8 @@ class OpenFiles:
     def __init__(self, size: int = 256) -> None:
         self.size = size
         self.entries: OrderedDict[str, _OpenFile] = OrderedDict()
+        # path -> the open in progress, shared by the requests that find no entry meanwhile
+        self._opening: dict[str, asyncio.Task[_OpenFile | None]] = {}
 
     def fresh(self, path: str) -> _OpenFile | None:
         """The open file at ``path`` when no check is due (release it after), else None:
@@ -257,17 +259,31 @@ class OpenFiles:
         return entry
 
     async def _open(self, path: str) -> _OpenFile | None:
+        """``path`` opened as its entry: once for every request that asks meanwhile (a hundred
+        readers starting on one file would otherwise open and map it a hundred times). The
+        open finishes, and its file is kept or closed, even when the requests leave first."""
+        opening = self._opening.get(path)
+        if opening is None:
+            opening = asyncio.get_running_loop().create_task(self._open_once(path))
+            self._opening[path] = opening
+        opened = await asyncio.shield(opening)
+        if opened is None or opened.retired:  # gone, or replaced meanwhile: the route answers
+            return None
+        opened.users += 1
+        return opened
+
+    async def _open_once(self, path: str) -> _OpenFile | None:
         try:
             opened = await asyncio.get_running_loop().run_in_executor(None, _open, path)
         except OSError:
             opened = None
+        finally:
+            self._opening.pop(path, None)
         self._retire(path)
-        if opened is None:
-            return None
-        self.entries[path] = opened
-        while len(self.entries) > self.size:
-            self._retire(next(iter(self.entries)))
-        opened.users += 1
+        if opened is not None:
+            self.entries[path] = opened
+            while len(self.entries) > self.size:
+                self._retire(next(iter(self.entries)))
         return opened
 
     def sweep(self) -> None:
@@ -312,9 +328,13 @@ class StreamSeeks:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"][:8] == "/stream/":
             started = time.perf_counter()
-            wanted = self._wanted(scope)
-            if wanted is not None:
-                found, start, last = wanted
+            wanted = _single_range(scope["headers"])
+            key = None if wanted is None else self._key(scope)
+            found = None if key is None else self.lookups.get(key)
+            if found is None and key is not None:  # not seen lately: one lookup for all asking
+                found = await self._load(key)
+            if found is not None and wanted is not None:
+                start, last = wanted
                 opened = self.open_files.fresh(found.path)
                 if opened is None:  # first use, or due for its check
                     opened = await self.open_files.acquire(found.path)
@@ -332,32 +352,40 @@ class StreamSeeks:
                         opened.release()
         await self.app(scope, receive, send)
 
-    def _wanted(self, scope: Scope) -> tuple[StreamFile, int, int | None] | None:
-        """The looked-up file and the one range a seek asks for, or None."""
+    def _key(self, scope: Scope) -> tuple[str, str, str, str] | None:
+        """The lookup key of a signed URL (file id, exp, uid, sig as sent), or None."""
         sent = (scope["path"], scope["query_string"])
         if sent in self._keys:
-            key = self._keys[sent]
-        else:
-            params = _signed_params(sent[1])
-            key = None if params is None else (sent[0][8:], *params)  # after "/stream/"
-            if len(self._keys) >= 4096:
-                self._keys.clear()
-            self._keys[sent] = key
-        if key is None:
+            return self._keys[sent]
+        params = _signed_params(sent[1])
+        key = None if params is None else (sent[0][8:], *params)  # after "/stream/"
+        if len(self._keys) >= 4096:
+            self._keys.clear()
+        self._keys[sent] = key
+        return key
+
+    async def _load(self, key: tuple[str, str, str, str]) -> StreamFile | None:
+        """The file of a URL not in ``SignedLookups``, or None: the route then answers, with
+        its own lookup, whatever went wrong (bad signature, user disabled, file hidden, the
+        database away) as it always does."""
+        try:
+            return await self.lookups.load(key)
+        except Exception:  # the route reports it
             return None
-        found = self.lookups.get(key)
-        if found is None:
-            return None
-        wanted: tuple[StreamFile, int, int | None] | None = None
-        for name, value in scope["headers"]:
-            if name == b"range":
-                match = _SINGLE_RANGE.fullmatch(value)
-                if match is None or wanted is not None:
-                    return None
-                wanted = found, int(match[1]), int(match[2]) if match[2] else None
-            elif name == b"if-range":
+
+
+def _single_range(headers: list[tuple[bytes, bytes]]) -> tuple[int, int | None] | None:
+    """The one range of a ``Range: bytes=start-[last]`` request without ``If-Range``, or None."""
+    wanted: tuple[int, int | None] | None = None
+    for name, value in headers:
+        if name == b"range":
+            match = _SINGLE_RANGE.fullmatch(value)
+            if match is None or wanted is not None:
                 return None
-        return wanted
+            wanted = int(match[1]), int(match[2]) if match[2] else None
+        elif name == b"if-range":
+            return None
+    return wanted
 
 
 async def _send_range(

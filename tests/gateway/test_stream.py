@@ -288,8 +288,10 @@ async def test_a_client_leaving_mid_body_leaves_no_open_files(
     item = await insert_item(pool, film.library_id, "Big")
     file_id = await insert_file(pool, item, film.library_id, str(big), container="mkv")
     url = stream_url(file_id, film.user_id, stream_signer(app.app))
-    async with client(app) as http:  # warm the app's pool and caches
-        assert (await http.get(url, headers={"range": "bytes=0-9"})).status_code == 206
+    # Warm the app's pool and caches. (A HEAD: a range GET would be a seek, whose open-file
+    # cache keeps the file open on purpose.)
+    async with client(app) as http:
+        assert (await http.head(url)).status_code == 200
     before = open_descriptors()
     port = int(app.url.rsplit(":", 1)[1])
 

@@ -7,6 +7,7 @@ import asyncio
 import os
 import socket
 import time
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -14,8 +15,9 @@ import httpx
 import pytest
 
 from gateway import stream_seeks
-from gateway.media_routes import stream_signer, stream_url
+from gateway.media_routes import SignedLookups, stream_signer, stream_url
 from gateway.stream_seeks import OpenFiles, PageCache
+from resolvers.catalog.stream_files import StreamFile
 from tests.gateway.test_app import Running
 from tests.gateway.test_stream import Film, client, make_film, open_descriptors
 from tests.support.catalog_rows import insert_file, insert_item
@@ -44,8 +46,10 @@ async def test_seeks_of_a_looked_up_url_answer_as_the_route_does(app: Running, f
         f"bytes=100-{size + 5000}": (100, size - 1),
     }
     async with client(app) as http, client(app, film) as by_key:
+        # A URL not seen before is looked up by the seek path itself.
         first = await http.get(url, headers={"range": "bytes=0-99"})
-        assert first.status_code == 206 and "x-request-id" in first.headers  # the route
+        assert first.status_code == 206 and "x-request-id" not in first.headers
+        assert first.content == film.data[:100]
         for header, (start, last) in cases.items():
             seek = await http.get(url, headers={"range": header})
             # By key: never the seek path (it answers signed URLs only), so the route's answer.
@@ -60,8 +64,8 @@ async def test_seeks_of_a_looked_up_url_answer_as_the_route_does(app: Running, f
                 assert seek.headers[name] == route.headers[name], (header, name)
         metrics = (await http.get("/metrics")).text
 
-    # Seeks are counted like the requests the middleware sees: the first (the route) and the
-    # four by key under their own labels, the four seeks under the same route label.
+    # Seeks are counted like the requests the middleware sees: the five seeks and the four
+    # requests by key (the route) under the same route label.
     def count(status: str) -> float:
         line = f'revenge_http_requests_total{{method="GET",route="/stream",status="{status}"}} '
         found = [row for row in metrics.splitlines() if row.startswith(line)]
@@ -250,3 +254,78 @@ async def test_a_client_leaving_a_seek_mid_body_releases_the_file(
     async with httpx.AsyncClient(base_url=app.url, timeout=30) as http:  # still serving
         again = await http.get(url, headers={"range": "bytes=5-14"})
     assert again.status_code == 206
+
+
+async def test_a_hundred_readers_opening_a_url_together_share_one_lookup_and_one_open(
+    app: Running, film: Film, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lookups: SignedLookups = app.app.state.signed_lookups
+    looked_up: list[tuple[str, ...]] = []
+    lookup = lookups.lookup
+    assert lookup is not None
+
+    async def counted(key: tuple[str, ...]) -> StreamFile | None:
+        looked_up.append(key)
+        return await lookup(key)
+
+    opened: list[str] = []
+    real_open = stream_seeks._open
+
+    def counted_open(path: str) -> stream_seeks._OpenFile | None:
+        opened.append(path)
+        return real_open(path)
+
+    monkeypatch.setattr(lookups, "lookup", counted)
+    monkeypatch.setattr(stream_seeks, "_open", counted_open)
+    url = signed(app, film)
+    starts = [(n * 331) % (len(film.data) - 100) for n in range(100)]
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(base_url=app.url, timeout=30, limits=limits) as http:
+        seeks = await asyncio.gather(
+            *(http.get(url, headers={"range": f"bytes={s}-{s + 99}"}) for s in starts)
+        )
+    for start, seek in zip(starts, seeks, strict=True):
+        assert seek.status_code == 206
+        assert seek.content == film.data[start : start + 100]
+        assert "x-request-id" not in seek.headers  # all answered by the seek path
+    assert len(looked_up) == 1
+    assert opened == [str(film.path)]
+    assert open_descriptors(film.path) == 1
+
+
+async def test_a_shared_lookup_survives_a_waiter_leaving_and_hands_errors_to_all() -> None:
+    calls: list[tuple[str, ...]] = []
+    release = asyncio.Event()
+    found = StreamFile(uuid.uuid4(), uuid.uuid4(), "/media/film.mkv", 10, "mkv")
+
+    async def lookup(key: tuple[str, ...]) -> StreamFile | None:
+        calls.append(key)
+        await release.wait()
+        if key[0] == "broken":
+            raise ConnectionError("the database is away")
+        return found
+
+    lookups = SignedLookups(lookup)
+    key = ("file", str(int(time.time()) + 3600), "user", "sig")
+    leaving = asyncio.create_task(lookups.load(key))
+    staying = [asyncio.create_task(lookups.load(key)) for _ in range(3)]
+    await asyncio.sleep(0)
+    leaving.cancel()  # its client went away
+    release.set()
+    assert await asyncio.gather(*staying) == [found] * 3
+    assert calls == [key]
+    assert lookups.get(key) == found  # kept for the seeks after
+
+    broken = ("broken", key[1], "user", "sig")
+    waiting = [asyncio.create_task(lookups.load(broken)) for _ in range(3)]
+    errors = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(error, ConnectionError) for error in errors)
+    assert calls == [key, broken]
+    assert lookups.get(broken) is None  # an error is not kept: the next request asks again
+    release.clear()
+    again = asyncio.create_task(lookups.load(broken))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert calls == [key, broken, broken]
+    again.cancel()
+    lookups.close()
