@@ -215,10 +215,11 @@ def create_app(
         principal, session_id = await authenticate(
             state.database.pool, state.services["key_ring"], token, api_key
         )
-        visibility = state.services["authz"].visibility(principal)
+        authz = state.services["authz"]
         return Context(
             pool=state.database.pool,
-            loaders=Loaders(state.database.pool, visibility),
+            # What the principal may see is worked out when a resolver first needs it.
+            loaders=Loaders(state.database.pool, lambda: authz.visibility(principal)),
             bus=state.bus,
             settings=settings,
             services=state.services,
@@ -234,13 +235,7 @@ def create_app(
         return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     routes = [
-        *health_routes(),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
-        *media_routes(),
-        *subtitle_routes(),
-        *remux_routes(),
-        *trickplay_routes(),
-        *hls_routes(),
+        # First: most requests are GraphQL, and the router tries routes in order.
         *graphql_routes(
             composed_schema(),
             context_factory,
@@ -252,6 +247,13 @@ def create_app(
             recheck_seconds=settings.graphql_ws_recheck_seconds,
             persisted=persisted,
         ),
+        *health_routes(),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *media_routes(),
+        *subtitle_routes(),
+        *remux_routes(),
+        *trickplay_routes(),
+        *hls_routes(),
         *spa_routes(),  # the web app (frontend/out) at /, history fallback; keep last
     ]
     app = _RevengeApp(

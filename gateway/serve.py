@@ -275,9 +275,10 @@ def run_subgraph(settings: Settings, name: str) -> int:
             principal, session_id = await authenticate(
                 pool, state["services"]["key_ring"], token, api_key
             )
+            authz = state["services"]["authz"]
             return Context(
                 pool=pool,
-                loaders=Loaders(pool, state["services"]["authz"].visibility(principal)),
+                loaders=Loaders(pool, lambda: authz.visibility(principal)),
                 bus=state["bus"],
                 settings=settings,
                 services=state["services"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncpg
 
 from infra.authz.service import VisibilityFilter
@@ -14,6 +16,10 @@ __all__ = ["Loaders"]
 class Loaders:
     """A fresh set per request: aiodataloader binds the running loop and caches per request."""
 
-    def __init__(self, pool: asyncpg.Pool, visibility: VisibilityFilter = EVERYTHING) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        visibility: VisibilityFilter | Callable[[], VisibilityFilter] = EVERYTHING,
+    ) -> None:
         self.pool = pool
         self.catalog = CatalogLoaders(pool, visibility)

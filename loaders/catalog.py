@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any
 
 import asyncpg
@@ -212,18 +213,60 @@ class CreditsByItemIdLoader(_RowsByKeyLoader):
 
 
 class CatalogLoaders:
-    """The catalog's loaders for one request."""
+    """The catalog's loaders for one request, each made when a resolver first asks for it: a
+    request that touches none (a heartbeat) pays for none. ``visibility`` may be given as a
+    function, called once, when first needed: working out what a user may see reads the
+    authorization rules, which most mutations never need."""
 
-    def __init__(self, pool: asyncpg.Pool, visibility: VisibilityFilter = EVERYTHING) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        visibility: VisibilityFilter | Callable[[], VisibilityFilter] = EVERYTHING,
+    ) -> None:
         self.pool = pool
-        self.visibility = visibility
-        self.media_item_by_id = MediaItemByIdLoader(pool, visibility)
-        self.library_by_id = LibraryByIdLoader(pool, visibility)
-        self.scan_by_id = ScanByIdLoader(pool)
-        self.latest_scan_by_library_id = LatestScanByLibraryIdLoader(pool)
-        self.item_count_by_library_id = ItemCountByLibraryIdLoader(pool, visibility)
-        self.files_by_item_id = FilesByItemIdLoader(pool)
-        self.streams_by_file_id = StreamsByFileIdLoader(pool)
-        self.images_by_item_id = ImagesByItemIdLoader(pool)
-        self.genres_by_item_id = GenresByItemIdLoader(pool)
-        self.credits_by_item_id = CreditsByItemIdLoader(pool)
+        self._visibility = visibility
+
+    @cached_property
+    def visibility(self) -> VisibilityFilter:
+        given = self._visibility
+        return given if isinstance(given, VisibilityFilter) else given()
+
+    @cached_property
+    def media_item_by_id(self) -> MediaItemByIdLoader:
+        return MediaItemByIdLoader(self.pool, self.visibility)
+
+    @cached_property
+    def library_by_id(self) -> LibraryByIdLoader:
+        return LibraryByIdLoader(self.pool, self.visibility)
+
+    @cached_property
+    def scan_by_id(self) -> ScanByIdLoader:
+        return ScanByIdLoader(self.pool)
+
+    @cached_property
+    def latest_scan_by_library_id(self) -> LatestScanByLibraryIdLoader:
+        return LatestScanByLibraryIdLoader(self.pool)
+
+    @cached_property
+    def item_count_by_library_id(self) -> ItemCountByLibraryIdLoader:
+        return ItemCountByLibraryIdLoader(self.pool, self.visibility)
+
+    @cached_property
+    def files_by_item_id(self) -> FilesByItemIdLoader:
+        return FilesByItemIdLoader(self.pool)
+
+    @cached_property
+    def streams_by_file_id(self) -> StreamsByFileIdLoader:
+        return StreamsByFileIdLoader(self.pool)
+
+    @cached_property
+    def images_by_item_id(self) -> ImagesByItemIdLoader:
+        return ImagesByItemIdLoader(self.pool)
+
+    @cached_property
+    def genres_by_item_id(self) -> GenresByItemIdLoader:
+        return GenresByItemIdLoader(self.pool)
+
+    @cached_property
+    def credits_by_item_id(self) -> CreditsByItemIdLoader:
+        return CreditsByItemIdLoader(self.pool)

@@ -5,6 +5,7 @@ import uuid
 
 import asyncpg
 
+from infra.authz.service import VisibilityFilter
 from loaders.catalog import CatalogLoaders
 from tests.support.catalog_rows import (
     StatementCountingPool,
@@ -107,3 +108,25 @@ async def test_item_count_and_latest_scan_by_library(pool: asyncpg.Pool) -> None
     assert scans[0]["id"] == running
     assert scans[1] is None
     assert (await loaders.scan_by_id.load(running))["status"] == "running"
+
+
+async def test_loaders_and_visibility_are_made_when_first_asked_for(pool: asyncpg.Pool) -> None:
+    library_id = await insert_library(pool)
+    other = await insert_library(pool, "Other")
+    alien = await insert_item(pool, library_id, "Alien")
+    hidden = await insert_item(pool, other, "Brazil")
+    asked: list[str] = []
+
+    def visibility() -> VisibilityFilter:
+        asked.append("visibility")
+        return VisibilityFilter(library_ids=frozenset({str(library_id)}))
+
+    loaders = CatalogLoaders(pool, visibility)
+    assert asked == [] and "media_item_by_id" not in vars(loaders)  # a heartbeat pays nothing
+    scans = loaders.scan_by_id  # needs no visibility
+    assert asked == [] and loaders.scan_by_id is scans
+    found = await loaders.media_item_by_id.load_many([alien, hidden])
+    assert [row["title"] if row else None for row in found] == ["Alien", None]
+    assert loaders.visibility.library_ids == frozenset({str(library_id)})
+    await loaders.library_by_id.load(library_id)
+    assert asked == ["visibility"]  # worked out once, for every loader that needs it
