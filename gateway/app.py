@@ -65,7 +65,7 @@ from resolvers.playback.leases import LeaseReaper, StreamLimits
 from resolvers.playback.party_sync import PartyWaits
 from resolvers.playback.resume import ResumeRules
 from resolvers.playback.sessions import TOPIC as PLAYBACK_TOPIC
-from resolvers.user import webhook_delivery
+from resolvers.user import retention, webhook_delivery
 
 __all__ = ["create_app", "job_blueprints", "job_context"]
 
@@ -81,12 +81,17 @@ def job_blueprints() -> dict[str, Blueprint]:
         trickplay_jobs.NAMESPACE: trickplay_jobs.blueprint(),
         transcode_jobs.NAMESPACE: transcode_jobs.blueprint(),
         webhook_delivery.NAMESPACE: webhook_delivery.blueprint(),
+        retention.NAMESPACE: retention.blueprint(),
     }
 
 
 # The general worker's queues; transcodes and webhook deliveries have workers of their own
 # (gateway.transcoding, gateway.webhooks), so long scans never hold them up.
-GENERAL_QUEUES = (scan_jobs.SCAN_QUEUE, trickplay_jobs.TRICKPLAY_QUEUE)
+GENERAL_QUEUES = (
+    scan_jobs.SCAN_QUEUE,
+    trickplay_jobs.TRICKPLAY_QUEUE,
+    retention.MAINTENANCE_QUEUE,
+)
 
 
 def job_context(

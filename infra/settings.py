@@ -74,6 +74,9 @@ class Settings:
     webhook_retry_max_seconds: float = 600.0
     webhook_disable_after_failures: int = 5
     webhook_concurrency: int = 8
+    # Retention (the hourly job in resolvers/user/retention.py).
+    webhook_retention_days: float = 30.0
+    persisted_query_retention_days: float = 90.0
 
     @property
     def embedded_database_dir(self) -> Path:
@@ -313,6 +316,16 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
         "REVENGE_WEBHOOK_CONCURRENCY",
         "webhooks.concurrency",
         _as_int(1, 256),
+    ),
+    "webhook_retention_days": (
+        "REVENGE_WEBHOOK_RETENTION_DAYS",
+        "webhooks.retention_days",
+        _as_float(1, 3650),
+    ),
+    "persisted_query_retention_days": (
+        "REVENGE_PERSISTED_QUERY_RETENTION_DAYS",
+        "graphql.persisted_query_retention_days",
+        _as_float(1, 3650),
     ),
 }
 
