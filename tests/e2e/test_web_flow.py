@@ -6,9 +6,10 @@ done), home, the library grid with search-as-you-type, a movie's page, playing i
 video's clock advances), stopping, reopening it to a resume prompt at the saved position, and
 playing an MPEG-4 Part 2 AVI that the server converts to HLS, which the app plays through hls.js,
 a watch party, webhooks, a series (season tabs, episodes in aired order, a played mark that
-survives a reload), the next-episode countdown near the end of S01E01 ("Play now" opens
-S01E02's player), an album (tracks in tag order), a second account signing in with a TOTP
-code (a wrong one first) and picking its PIN-protected second profile (a wrong PIN first).
+survives a reload, the series' play button going where ``resume`` says), the next-episode
+countdown near the end of S01E01 ("Play now" opens S01E02's player), an album (tracks in tag
+order, played through in order by "Play album"), a second account signing in with a TOTP code
+(a wrong one first) and picking its PIN-protected second profile (a wrong PIN first).
 A screenshot of each step lands in the test's tmp dir and in ``tests/e2e/artifacts/``.
 """
 
@@ -199,6 +200,12 @@ async def test_setup_scan_browse_play_stop_and_resume(
         "Episode 3: Low Tide",
     ], series
     assert series["playedBadges"] == 1, series
+    point = series["resumePoint"]
+    assert series["playSeriesHref"] == f"/play?id={point['item']['id']}", series
+    verb = "Resume" if point["positionMs"] > 0 else "Play"
+    assert re.fullmatch(
+        rf"{verb} S01E0\d · {re.escape(point['item']['title'])}", series["playSeriesLabel"]
+    ), series
     up_next = done["up-next"]
     assert up_next["shownEarly"] is False, up_next
     assert up_next["endMs"] >= 19_000, up_next
@@ -214,6 +221,10 @@ async def test_setup_scan_browse_play_stop_and_resume(
     assert album["tracks"] == ["Wake Up", "Morning Light", "Coffee"], album
     assert album["trackNumbers"] == ["1", "2", "3"], album
     assert album["albumArtist"] == "Dawn Chorus", album
+    assert album["firstTrackHref"] == album["trackHrefs"][0], album
+    # Played through, in track order, each once, and nothing after the last.
+    assert ["/play" + search for search in album["playedTracks"]] == album["trackHrefs"], album
+    assert album["lastTitle"].endswith("Coffee"), album
     totp = done["totp"]
     assert totp["enrolled"] == "ConfirmTotpEnrollmentPayload" and totp["otpauth"], totp
     assert totp["recoveryCodes"] == 10, totp

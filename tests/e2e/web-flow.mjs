@@ -347,10 +347,17 @@ try {
   await episodeLinks.first().waitFor();
   const afterReload = await episodeLinks.evaluateAll((links) => links.map((a) => a.getAttribute("aria-label")));
   const playedBadges = await page.locator(".episodes .badge-played").count();
+  // The series' own play button goes where resume(seriesId) says.
+  const playSeries = page.getByRole("link", { name: /^(Play|Resume) S\d\dE\d\d · / });
+  await playSeries.waitFor();
+  const playSeriesLabel = await playSeries.getAttribute("aria-label");
+  const playSeriesHref = await playSeries.getAttribute("href");
+  const seriesId = new URL(page.url()).searchParams.get("id");
+  const { resume: resumePoint } = await gql(`query ($id: ID!) { resume(seriesId: $id) { positionMs item { id title } } }`, { id: seriesId });
   await showEpisodes();
   await page.waitForTimeout(300);
   await snap("series-played");
-  report({ ok: true, seasons, episodes, secondSeason, secondSelected, episodeMeta, afterReload, playedBadges });
+  report({ ok: true, seasons, episodes, secondSeason, secondSelected, episodeMeta, afterReload, playedBadges, playSeriesLabel, playSeriesHref, resumePoint });
 
   step = "up-next";
   // Near the end of S01E01 the player offers S01E02; "Play now" stops this one and opens that one.
@@ -396,7 +403,21 @@ try {
   const albumArtist = await page.locator(".details .eyebrow").first().textContent();
   await page.waitForTimeout(300);
   await snap("album");
-  report({ ok: true, tracks, trackNumbers, albumArtist });
+  // "Play album" starts the first track; each track that ends opens the next one's player.
+  const firstTrackHref = await page.getByRole("link", { name: "▶ Play album" }).getAttribute("href");
+  const trackHrefs = await page.locator(".tracks .track").evaluateAll((links) => links.map((a) => a.getAttribute("href")));
+  const playedTracks = [];
+  page.on("framenavigated", (frame) => {
+    if (frame === page.mainFrame() && new URL(frame.url()).pathname === "/play") playedTracks.push(new URL(frame.url()).search);
+  });
+  await page.getByRole("link", { name: "▶ Play album" }).click();
+  await page.locator(".player-title", { hasText: "Coffee" }).waitFor({ timeout: 45_000 });
+  await page.waitForFunction(() => document.querySelector("video")?.ended === true, null, { timeout: 45_000 });
+  await page.waitForTimeout(1000); // after the last track, nothing more opens
+  const lastTitle = (await page.locator(".player-title").innerText()).trim();
+  await page.getByRole("button", { name: "Stop and go back" }).click();
+  await page.waitForURL((url) => url.pathname !== "/play");
+  report({ ok: true, tracks, trackNumbers, albumArtist, firstTrackHref, trackHrefs, playedTracks, lastTitle });
 
   step = "totp";
   // A second account enrols an authenticator and adds a PIN-protected profile, through the API.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseNext, episodeLabel, laterSeasons, nextInSeason, upNextWindowMs, type EpisodeRef, type SeasonRef } from "./upNext";
+import { chooseNext, episodeLabel, laterSeasons, nextInSeason, nextTrack, playableTracks, upNextWindowMs, type EpisodeRef, type SeasonRef, type TrackRef } from "./upNext";
 
 const ep = (id: string, seasonNumber: number, episodeNumber: number | null, extra: Partial<EpisodeRef> = {}): EpisodeRef => ({
   id,
@@ -59,5 +59,29 @@ describe("up next", () => {
     expect(episodeLabel(ep("y", 1, 3, { title: "Double", episodeNumberEnd: 4 }))).toBe("S01E03-E04 · Double");
     expect(upNextWindowMs(45 * 60_000)).toBe(15_000);
     expect(upNextWindowMs(20_000)).toBe(5_000);
+  });
+});
+
+describe("album order", () => {
+  const tracks: TrackRef[] = [
+    { id: "d2t1", kind: "TRACK", discNumber: 2, trackNumber: 1 },
+    { id: "bonus", kind: "TRACK", discNumber: null, trackNumber: null },
+    { id: "d1t2", kind: "TRACK", discNumber: 1, trackNumber: 2 },
+    { id: "d1t3", kind: "TRACK", discNumber: 1, trackNumber: 3, isMissing: true },
+    { id: "d1t1", kind: "TRACK", discNumber: 1, trackNumber: 1 },
+    { id: "t4", kind: "TRACK", discNumber: null, trackNumber: 4 },
+    { id: "booklet", kind: "VIDEO", trackNumber: 1 },
+  ];
+
+  it("plays disc by disc, track by track, unnumbered last, skipping missing files and other kinds", () => {
+    expect(playableTracks(tracks).map((t) => t.id)).toEqual(["d1t1", "d1t2", "t4", "bonus", "d2t1"]);
+  });
+
+  it("goes on to the next track, across discs, and stops after the last", () => {
+    expect(nextTrack("d1t1", tracks)?.id).toBe("d1t2");
+    expect(nextTrack("d1t2", tracks)?.id).toBe("t4"); // track 3 is missing: skipped
+    expect(nextTrack("bonus", tracks)?.id).toBe("d2t1");
+    expect(nextTrack("d2t1", tracks)).toBeNull();
+    expect(nextTrack("d1t3", tracks)).toBeNull(); // not playable itself: nothing to follow
   });
 });

@@ -76,3 +76,33 @@ export function episodeLabel(episode: EpisodeRef): string {
 export function upNextWindowMs(durationMs: number): number {
   return Math.min(15_000, Math.max(0, durationMs) / 4);
 }
+
+export type TrackRef = {
+  id: string;
+  kind?: string | null;
+  title?: string | null;
+  discNumber?: number | null;
+  trackNumber?: number | null;
+  isMissing?: boolean | null;
+};
+
+/** An album's tracks that can play, in order: by disc, then track number; unnumbered ones last, as listed. */
+export function playableTracks<T extends TrackRef>(tracks: readonly T[]): T[] {
+  const key = (t: TrackRef) => [t.discNumber ?? 1, t.trackNumber ?? Number.MAX_SAFE_INTEGER] as const;
+  return tracks
+    .map((track, at) => ({ track, at }))
+    .filter(({ track }) => (track.kind == null || track.kind === "TRACK") && !track.isMissing)
+    .sort((a, b) => {
+      const [discA, numberA] = key(a.track);
+      const [discB, numberB] = key(b.track);
+      return discA - discB || numberA - numberB || a.at - b.at;
+    })
+    .map(({ track }) => track);
+}
+
+/** The track after ``currentId`` on its album, or null after the last (or when it is not listed). */
+export function nextTrack<T extends TrackRef>(currentId: string, tracks: readonly T[]): T | null {
+  const ordered = playableTracks(tracks);
+  const at = ordered.findIndex((t) => t.id === currentId);
+  return at >= 0 ? (ordered[at + 1] ?? null) : null;
+}

@@ -10,6 +10,7 @@ import { Empty, ErrorMessage, Loading } from "@/components/Status";
 import { WatchTogether } from "@/components/WatchTogether";
 import { graphql } from "@/gql";
 import { formatClock, formatRuntime } from "@/lib/format";
+import { episodeLabel, playableTracks } from "@/lib/upNext";
 
 const Item = graphql(`
   query Item($id: ID!) {
@@ -72,7 +73,24 @@ const Item = graphql(`
           overview
           trackNumber
           discNumber
+          isMissing
         }
+      }
+    }
+  }
+`);
+
+const SeriesResume = graphql(`
+  query SeriesResume($id: ID!) {
+    resume(seriesId: $id) {
+      fileId
+      positionMs
+      item {
+        id
+        title
+        seasonNumber
+        episodeNumber
+        episodeNumberEnd
       }
     }
   }
@@ -177,6 +195,19 @@ function Season({ id }: { id: string }) {
   return <EpisodeList episodes={data.item.children.nodes} />;
 }
 
+/** "▶ Play S01E01 · Arrival" or "▶ Resume S01E02 · The Storm": where the series goes on (``resume``), once it is known. */
+function PlaySeries({ seriesId }: { seriesId: string }) {
+  const { data } = useQuery(SeriesResume, { variables: { id: seriesId }, fetchPolicy: "cache-and-network" });
+  const point = data?.resume;
+  if (!point?.fileId) return null;
+  const label = episodeLabel(point.item);
+  return (
+    <Link className="button button-primary button-large" href={`/play?id=${point.item.id}`} autoFocus aria-label={`${point.positionMs > 0 ? "Resume" : "Play"} ${label}`}>
+      ▶ {point.positionMs > 0 ? "Resume" : "Play"} {label}
+    </Link>
+  );
+}
+
 function Details({ id }: { id: string }) {
   const { data, error, loading, refetch } = useQuery(Item, { variables: { id }, fetchPolicy: "cache-and-network" });
   const [markPlayed] = useMutation(MarkPlayed);
@@ -194,6 +225,7 @@ function Details({ id }: { id: string }) {
   const position = item.userData?.positionMs ?? 0;
   const playable = PLAYABLE.has(item.kind) && item.files.some((f) => !f.isMissing);
   const seasons = item.kind === "SERIES" ? item.children.nodes : [];
+  const firstTrack = item.kind === "ALBUM" ? (playableTracks(item.children.nodes)[0] ?? null) : null;
   const activeSeason = seasonId ?? seasons.find((s) => !s.userData?.isPlayed)?.id ?? seasons[0]?.id ?? null;
   const meta = [
     item.year,
@@ -240,6 +272,12 @@ function Details({ id }: { id: string }) {
             {playable && (
               <Link className="button button-primary button-large" href={`/play?id=${item.id}`} autoFocus>
                 ▶ Play
+              </Link>
+            )}
+            {item.kind === "SERIES" && <PlaySeries seriesId={item.id} />}
+            {firstTrack && (
+              <Link className="button button-primary button-large" href={`/play?id=${firstTrack.id}`} autoFocus>
+                ▶ Play album
               </Link>
             )}
             {playable && item.kind !== "ALBUM" && <WatchTogether itemId={item.id} />}

@@ -6,6 +6,7 @@ import { Suspense, useCallback, useEffect, useRef, useState } from "react";
 import { Gate } from "@/components/Gate";
 import { Icon } from "@/components/Icon";
 import { ErrorMessage, Loading } from "@/components/Status";
+import { NextTrack } from "@/components/NextTrack";
 import { UpNext } from "@/components/UpNext";
 import { graphql } from "@/gql";
 import type { StartPlaybackMutation } from "@/gql/graphql";
@@ -312,7 +313,7 @@ function Player({ id, startParam }: { id: string; startParam: number | null }) {
     else router.replace(`/item?id=${id}`);
   }, [stop, client, router, id]);
 
-  // The next episode's countdown ran out (or "Play now"): end this session, then open that one's player.
+  // The next episode's countdown ran out (or "Play now"), or a track ended: end this session, then open the next one's player.
   const playNext = useCallback(
     async (nextId: string) => {
       await stop();
@@ -429,6 +430,7 @@ function Player({ id, startParam }: { id: string; startParam: number | null }) {
         <h1 className="player-title">{title}</h1>
       </div>
 
+      <NextTrack itemId={data.id} isTrack={data.kind === "TRACK"} ended={ended} onPlayNext={(nextId) => void playNext(nextId)} />
       <UpNext
         itemId={data.id}
         isEpisode={data.kind === "EPISODE"}
