@@ -75,6 +75,8 @@ class PartyMember:
     last_seen_at: datetime
     joined_at: datetime
     latency_ms: int | None = None
+    # The member's profile name when they joined.
+    display_name: str = ""
 
     def is_online(self, at: datetime) -> bool:
         return at - self.last_seen_at <= timedelta(seconds=PRESENCE_SECONDS)
@@ -166,6 +168,7 @@ def member_of(row: asyncpg.Record) -> PartyMember:
         last_seen_at=row["last_seen_at"],
         joined_at=row["joined_at"],
         latency_ms=row["latency_ms"],
+        display_name=row["display_name"],
     )
 
 
@@ -288,7 +291,8 @@ async def create_party(
         )
         await conn.execute(
             "INSERT INTO watch_party_members (party_id, user_id, profile_id, role, "
-            "last_seen_at, joined_at) VALUES ($1, $2, $3, 'host', $4, $4)",
+            "last_seen_at, joined_at, display_name) VALUES ($1, $2, $3, 'host', $4, $4, "
+            "(SELECT name FROM profiles WHERE id = $3))",
             row["id"],
             viewer.user_id,
             viewer.profile_id,
@@ -335,10 +339,11 @@ async def join_party(
             raise BadUserInput(f"this watch party is full ({MAX_MEMBERS} members)")
         await conn.execute(
             "INSERT INTO watch_party_members (party_id, user_id, profile_id, role, "
-            "last_seen_at, joined_at) VALUES ($1, $2, $3, 'member', $4, $4) "
+            "last_seen_at, joined_at, display_name) VALUES ($1, $2, $3, 'member', $4, $4, "
+            "(SELECT name FROM profiles WHERE id = $3)) "
             "ON CONFLICT (party_id, user_id, profile_id) DO UPDATE SET role = 'member', "
             "is_ready = false, position_ms = 0, last_seen_at = $4, joined_at = $4, "
-            "left_at = NULL",
+            "left_at = NULL, display_name = EXCLUDED.display_name",
             row["id"],
             viewer.user_id,
             viewer.profile_id,

@@ -47,6 +47,7 @@ def _member(member: PartyMember) -> dict[str, Any]:
         "latencyMs": member.latency_ms,
         "lastSeenAt": member.last_seen_at.isoformat(),
         "joinedAt": member.joined_at.isoformat(),
+        "displayName": member.display_name,
     }
 
 
@@ -100,6 +101,7 @@ def decode_party(data: Mapping[str, Any]) -> Party:
                 latency_ms=m["latencyMs"],
                 last_seen_at=datetime.fromisoformat(m["lastSeenAt"]),
                 joined_at=datetime.fromisoformat(m["joinedAt"]),
+                display_name=m.get("displayName", ""),
             )
             for m in data["members"]
         ),

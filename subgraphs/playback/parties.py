@@ -62,6 +62,9 @@ class PartyCommand(Enum):
 class PartyMember:
     user_id: strawberry.ID
     profile_id: strawberry.ID
+    display_name: str = strawberry.field(
+        description="The member's profile name when they joined, as the other members see it."
+    )
     role: PartyRole
     is_ready: bool
     position_ms: int
@@ -77,6 +80,7 @@ class PartyMember:
             is_online=member.is_online(at),
             user_id=strawberry.ID(str(member.user_id)),
             profile_id=strawberry.ID(str(member.profile_id)),
+            display_name=member.display_name,
             role=PartyRole(member.role),
             is_ready=member.is_ready,
             position_ms=member.position_ms,

@@ -181,6 +181,9 @@ async def test_setup_scan_browse_play_stop_and_resume(
     assert party["guestAt"] > 2 and party["guestState"] == "PLAYING", party
     # Paused together: both players hold the party's position, well within a second.
     assert abs(party["pausedHost"] - party["pausedGuest"]) < 0.5, party
+    assert party["hostSees"] == ["You", "guest"], party  # the guest's profile, named after them
+    assert party["guestSees"] == [party["hostName"], "You"], party
+    assert party["chatAuthors"] == ["guest", "You"], party
     webhooks = done["webhooks"]
     assert webhooks["secretPrefix"] == "whsec_" and webhooks["deliveries"] >= 1, webhooks
     assert webhooks["testResult"].startswith("Test: "), webhooks

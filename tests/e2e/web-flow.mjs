@@ -257,6 +257,13 @@ try {
     await page.getByLabel("Message", { exact: true }).fill("popcorn is ready");
     await page.getByRole("button", { name: "Send" }).click();
     await guest.getByLabel("Messages").getByText("popcorn is ready").waitFor();
+    // Members go by their profile names: the host sees the guest's, the guest the host's.
+    const memberNames = (viewer) => viewer.locator('[aria-label="Members"] li strong').allInnerTexts();
+    const hostSees = await memberNames(page);
+    const guestSees = await memberNames(guest);
+    const chatAuthors = await page.getByLabel("Messages").locator(".chat-author").allInnerTexts();
+    const { me: host } = await gql(`{ me { profiles { name } } }`);
+    const hostName = host.profiles[0].name;
     await page.getByRole("button", { name: "Pause for everyone" }).click();
     await guest.waitForFunction(() => document.querySelector(".party-video")?.paused === true, null, { timeout: 15_000 });
     const pausedHost = await page.evaluate(() => document.querySelector(".party-video").currentTime);
@@ -264,7 +271,7 @@ try {
     await snap("party-host");
     shot += 1;
     await guest.screenshot({ path: join(shots, `${String(shot).padStart(2, "0")}-party-guest.png`) });
-    report({ ok: true, code, guestMayPlay, hostAt, guestAt, guestState, pausedHost, pausedGuest });
+    report({ ok: true, code, guestMayPlay, hostAt, guestAt, guestState, pausedHost, pausedGuest, hostSees, guestSees, chatAuthors, hostName });
   } finally {
     await guestBrowser.close();
   }

@@ -26,7 +26,9 @@ from tests.subgraphs.playback.conftest import (
 CREATE = """mutation($item: ID!) {
   createWatchParty(itemId: $item, control: EVERYONE) { id inviteCode state members { role } }
 }"""
-JOIN = "mutation($code: String!) { joinWatchParty(code: $code) { id members { role } } }"
+JOIN = """mutation($code: String!) {
+  joinWatchParty(code: $code) { id members { role displayName } }
+}"""
 COMMAND = """mutation($party: ID!, $command: PartyCommand!, $at: Int) {
   watchPartyCommand(partyId: $party, command: $command, positionMs: $at) {
     state positionMs stateChangedAt
@@ -34,7 +36,8 @@ COMMAND = """mutation($party: ID!, $command: PartyCommand!, $at: Int) {
 }"""
 EVENTS = """subscription($party: ID!) {
   watchPartyEvents(partyId: $party) {
-    kind serverTime message { body } party { state positionMs stateChangedAt members { role } }
+    kind serverTime message { body }
+    party { state positionMs stateChangedAt members { role displayName } }
   }
 }"""
 REPORT = """mutation($party: ID!, $at: Int!) {
@@ -77,7 +80,17 @@ async def test_a_party_carries_commands_and_chat_to_its_members(
     await stream.aclose()
 
     assert created["state"] == "WAITING" and created["members"] == [{"role": "HOST"}]
-    assert joined.data["joinWatchParty"]["members"] == [{"role": "HOST"}, {"role": "MEMBER"}]
+    # Members see each other by the profile name they joined with, also on the bus's events.
+    names = dict(
+        await pool.fetch("SELECT u.name, p.name FROM profiles p JOIN users u ON u.id = p.user_id")
+    )
+    members = [
+        {"role": "HOST", "displayName": names["alice"]},
+        {"role": "MEMBER", "displayName": names["bob"]},
+    ]
+    assert names["alice"] and names["bob"] and names["alice"] != names["bob"]
+    assert joined.data["joinWatchParty"]["members"] == members
+    assert events[0].data["watchPartyEvents"]["party"]["members"] == members
     assert current.data["watchPartyEvents"]["kind"] == "current"
     assert [e.data["watchPartyEvents"]["kind"] for e in events] == ["play", "message", "pause"]
     assert events[1].data["watchPartyEvents"]["message"] == {"body": "popcorn?"}

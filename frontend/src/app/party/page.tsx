@@ -40,12 +40,14 @@ function Room({ initial }: { initial: PartyFieldsFragment }) {
   const mine = party.members.find((m) => m.userId === myUser && m.profileId === myProfile);
   const canControl = mayControl(party.control, mine?.role) && party.state !== "ENDED";
   const profiles = me.data?.me?.profiles ?? [];
+  // A member by the profile name they joined with; someone who left (their chat stays) by their own profile's name, if it is ours, else as gone.
   const nameOf = (userId: string, profile: string) => {
     if (userId === myUser && profile === myProfile) return "You";
+    const member = party.members.find((m) => m.userId === userId && m.profileId === profile);
+    if (member?.displayName) return member.displayName;
     const own = userId === myUser ? profiles.find((p) => p.id === profile) : undefined;
     if (own) return own.name;
-    const member = party.members.find((m) => m.userId === userId && m.profileId === profile);
-    return `${member ? ROLE_LABELS[member.role] : "Guest"} ${userId.slice(0, 4)}`;
+    return member ? `${ROLE_LABELS[member.role]} ${userId.slice(0, 4)}` : "A former member";
   };
   const messages = [...(history.data?.watchPartyMessages ?? []).filter((m) => !live.some((l) => l.id === m.id)), ...live].sort((a, b) =>
     a.createdAt.localeCompare(b.createdAt),

@@ -21,6 +21,7 @@ export const PartyFields = graphql(`
     members {
       userId
       profileId
+      displayName
       role
       isReady
       isOnline
