@@ -1,5 +1,4 @@
 "use client";
-/* eslint-disable react-hooks/preserve-manual-memoization -- the player's callbacks read refs and derived values on purpose */
 import { useApolloClient, useMutation, useQuery } from "@apollo/client/react";
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useCallback, useEffect, useRef, useState } from "react";
@@ -7,127 +6,15 @@ import { Gate } from "@/components/Gate";
 import { Icon } from "@/components/Icon";
 import { ErrorMessage, Loading } from "@/components/Status";
 import { NextTrack } from "@/components/NextTrack";
+import { languageName, PLAYBACK_ERRORS, PlayerItem, ReportProgress, StartPlayback, StopPlayback, type HlsLike, type Session } from "@/components/player/operations";
+import { PlayerControls } from "@/components/player/PlayerControls";
+import { PlayerError } from "@/components/player/PlayerError";
+import { ResumeDialog } from "@/components/player/ResumeDialog";
 import { UpNext } from "@/components/UpNext";
-import { graphql } from "@/gql";
-import type { StartPlaybackMutation } from "@/gql/graphql";
 import { deviceProfileName } from "@/lib/device";
 import { hlsEngine, type Engine } from "@/lib/stream";
-import { formatClock, humanError } from "@/lib/format";
+import { humanError } from "@/lib/format";
 import { accessToken, deviceId } from "@/lib/tokens";
-
-const PlayerItem = graphql(`
-  query PlayerItem($id: ID!) {
-    item(id: $id) {
-      id
-      kind
-      title
-      runtimeMs
-      seasonNumber
-      episodeNumber
-      series {
-        id
-        title
-      }
-      userData {
-        positionMs
-        isPlayed
-      }
-      files {
-        id
-        durationMs
-        isMissing
-        streams {
-          index
-          type
-          codec
-          language
-          title
-          channels
-          isDefault
-        }
-      }
-    }
-  }
-`);
-
-const StartPlayback = graphql(`
-  mutation StartPlayback($itemId: ID!, $deviceProfileName: String, $deviceId: String, $startPositionMs: Int, $audioStream: Int, $subtitleStream: Int) {
-    startPlayback(
-      itemId: $itemId
-      deviceProfileName: $deviceProfileName
-      deviceId: $deviceId
-      startPositionMs: $startPositionMs
-      audioStream: $audioStream
-      subtitleStream: $subtitleStream
-    ) {
-      __typename
-      ... on PlaybackSession {
-        id
-        fileId
-        streamUrl
-        heartbeatIntervalMs
-        positionMs
-        decision {
-          method
-          audioStream
-          subtitleStream
-          subtitleDelivery
-          reasons
-        }
-        subtitles {
-          index
-          language
-          title
-          isText
-          isDefault
-          isForced
-          webvttUrl
-        }
-      }
-      ... on PlaybackError {
-        code
-        message
-      }
-    }
-  }
-`);
-
-const ReportProgress = graphql(`
-  mutation ReportProgress($sessionId: ID!, $positionMs: Int!, $isPaused: Boolean, $bufferedMs: Int) {
-    reportProgress(sessionId: $sessionId, positionMs: $positionMs, isPaused: $isPaused, bufferedMs: $bufferedMs) {
-      sessionId
-      resumePositionMs
-      isPlayed
-    }
-  }
-`);
-
-const StopPlayback = graphql(`
-  mutation StopPlayback($sessionId: ID!) {
-    stopPlayback(sessionId: $sessionId) {
-      sessionId
-    }
-  }
-`);
-
-type Session = Extract<StartPlaybackMutation["startPlayback"], { __typename: "PlaybackSession" }>;
-type HlsLike = { destroy(): void };
-
-const PLAYBACK_ERRORS: Record<string, string> = {
-  NO_PLAYABLE_FILE: "There is no playable file for this title.",
-  STREAM_LIMIT_REACHED: "Too many streams are playing on this account. Stop one and try again.",
-  TRANSCODING_UNAVAILABLE: "This file needs converting, and the server can't convert right now.",
-  NOT_FOUND: "This title is no longer available.",
-};
-
-function languageName(code: string | null): string | null {
-  if (!code) return null;
-  try {
-    return new Intl.DisplayNames(["en"], { type: "language" }).of(code) ?? code;
-  } catch {
-    return code;
-  }
-}
 
 function Player({ id, startParam }: { id: string; startParam: number | null }) {
   const router = useRouter();
@@ -442,130 +329,40 @@ function Player({ id, startParam }: { id: string; startParam: number | null }) {
       />
 
       {choice === "ask" && (
-        <div className="dialog-backdrop">
-          <div className="dialog" role="dialog" aria-modal="true" aria-labelledby="resume-title">
-            <h2 id="resume-title">Resume {data.title}?</h2>
-            <p className="muted">You stopped at {formatClock(resumeAt)}{duration ? ` of ${formatClock(duration)}` : ""}.</p>
-            <div className="actions">
-              <button
-                className="button button-primary"
-                autoFocus
-                onClick={() => {
-                  setChoice("ready");
-                  void start(resumeAt);
-                }}
-              >
-                Resume from {formatClock(resumeAt)}
-              </button>
-              <button
-                className="button"
-                onClick={() => {
-                  setChoice("ready");
-                  void start(0);
-                }}
-              >
-                Start from the beginning
-              </button>
-            </div>
-          </div>
-        </div>
+        <ResumeDialog
+          title={data.title}
+          resumeAtMs={resumeAt}
+          durationMs={duration}
+          onChoose={(fromMs) => {
+            setChoice("ready");
+            void start(fromMs);
+          }}
+        />
       )}
 
-      {error && (
-        <div className="dialog-backdrop">
-          <div className="dialog" role="alertdialog" aria-labelledby="player-error">
-            <h2 id="player-error">Can&apos;t play this</h2>
-            <p>{error}</p>
-            <div className="actions">
-              <button className="button button-primary" onClick={() => void start(positionMs())} autoFocus>
-                Try again
-              </button>
-              <button className="button" onClick={() => void leave()}>
-                Go back
-              </button>
-            </div>
-          </div>
-        </div>
-      )}
+      {error && <PlayerError message={error} onRetry={() => void start(positionMs())} onLeave={() => void leave()} />}
 
       {choice === "ready" && !error && (
-        <div className="player-controls">
-          <input
-            type="range"
-            className="seek"
-            aria-label="Seek"
-            min={0}
-            max={Math.max(1, duration)}
-            step={1000}
-            value={Math.min(position, duration || position)}
-            aria-valuetext={`${formatClock(position)} of ${formatClock(duration)}`}
-            onChange={(e) => seekTo(Number(e.target.value))}
-          />
-          <div className="player-bar">
-            <button className="button button-icon" onClick={toggle} aria-label={paused ? "Play" : "Pause"}>
-              <Icon name={paused ? "play" : "pause"} />
-            </button>
-            <button className="button button-icon" onClick={() => seekBy(-10_000)} aria-label="Back 10 seconds">
-              <Icon name="back10" />
-            </button>
-            <button className="button button-icon" onClick={() => seekBy(10_000)} aria-label="Forward 10 seconds">
-              <Icon name="forward10" />
-            </button>
-            <span className="time" aria-live="off">
-              {formatClock(position)} / {formatClock(duration)}
-            </span>
-            <span className="spacer" />
-            {audioStreams.length > 1 && (
-              <select
-                aria-label="Audio track"
-                value={current?.decision.audioStream ?? ""}
-                onChange={(e) => void start(positionMs(), Number(e.target.value), current?.decision.subtitleStream ?? null)}
-              >
-                {audioStreams.map((s) => (
-                  <option key={s.index} value={s.index}>
-                    {s.title ?? languageName(s.language) ?? `Track ${s.index}`}
-                    {s.channels ? ` · ${s.channels > 2 ? `${s.channels - 1}.1` : "stereo"}` : ""}
-                  </option>
-                ))}
-              </select>
-            )}
-            {(current?.subtitles.length ?? 0) > 0 && (
-              <select
-                aria-label="Subtitles"
-                value={subtitle ?? ""}
-                onChange={(e) => {
-                  const index = e.target.value === "" ? null : Number(e.target.value);
-                  const track = current?.subtitles.find((s) => s.index === index);
-                  setSubtitle(index);
-                  if (track && !track.isText) void start(positionMs(), current?.decision.audioStream ?? null, index);
-                }}
-              >
-                <option value="">Subtitles off</option>
-                {current?.subtitles.map((s) => (
-                  <option key={s.index} value={s.index}>
-                    {s.title ?? languageName(s.language) ?? `Track ${s.index}`}
-                    {s.isForced ? " (forced)" : ""}
-                  </option>
-                ))}
-              </select>
-            )}
-            <button className="button button-icon" onClick={() => video.current && (video.current.muted = !video.current.muted)} aria-label={muted ? "Unmute" : "Mute"}>
-              <Icon name={muted ? "muted" : "volume"} />
-            </button>
-            <button
-              className="button button-icon"
-              onClick={() => (document.fullscreenElement ? void document.exitFullscreen() : void document.querySelector(".player")?.requestFullscreen?.())}
-              aria-label="Full screen"
-            >
-              <Icon name="fullscreen" />
-            </button>
-          </div>
-          {current && (
-            <p className="player-method muted small" data-method={current.decision.method} data-engine={engine}>
-              {current.decision.method === "DIRECT_PLAY" ? "Direct play" : current.decision.method === "REMUX" ? "Direct stream" : "Converting"}
-            </p>
-          )}
-        </div>
+        <PlayerControls
+          positionMs={position}
+          durationMs={duration}
+          paused={paused}
+          muted={muted}
+          audioStreams={audioStreams}
+          session={current}
+          subtitle={subtitle}
+          engine={engine}
+          onToggle={toggle}
+          onSeekBy={seekBy}
+          onSeekTo={seekTo}
+          onToggleMute={() => video.current && (video.current.muted = !video.current.muted)}
+          onAudio={(index) => void start(positionMs(), index, current?.decision.subtitleStream ?? null)}
+          onSubtitle={(index) => {
+            const track = current?.subtitles.find((s) => s.index === index);
+            setSubtitle(index);
+            if (track && !track.isText) void start(positionMs(), current?.decision.audioStream ?? null, index);
+          }}
+        />
       )}
     </div>
   );
