@@ -24,7 +24,7 @@ from infra.bus import InProcessBus
 from infra.errors import BadUserInput
 from infra.jobs import JobQueue, open_job_queue, stop_worker
 from infra.ratelimit import InProcessLimiter
-from infra.server_events import publish_server_event
+from infra.server_events import publish_server_event, server_event
 from infra.tokens import KeyRing
 from infra.webhook_client import WebhookClient
 from resolvers.user.accounts import create_user
@@ -36,7 +36,7 @@ from resolvers.user.webhook_delivery import (
     blueprint,
     redeliver,
 )
-from resolvers.user.webhook_dispatch import WebhookDispatcher
+from resolvers.user.webhook_dispatch import WebhookDispatcher, dispatch_events
 from resolvers.user.webhook_log import Delivery, list_deliveries, send_test
 from resolvers.user.webhooks import (
     EndpointFields,
@@ -45,7 +45,12 @@ from resolvers.user.webhooks import (
     update_webhook,
     validate_url,
 )
-from tests.support.catalog_rows import insert_image, insert_item, insert_library
+from tests.support.catalog_rows import (
+    StatementCountingPool,
+    insert_image,
+    insert_item,
+    insert_library,
+)
 from tests.support.webhook_receiver import Receiver, receiver
 
 POLICY = DeliveryPolicy(
@@ -444,3 +449,19 @@ async def test_a_failed_sign_in_is_delivered(env: Env) -> None:
             "user": {"id": str(env.admin), "name": "root"},
         },
     )
+
+
+async def test_events_no_endpoint_wants_cost_one_statement_and_store_nothing(
+    pool: asyncpg.Pool,
+) -> None:
+    """A server without webhooks (or without one for these types) hears every event: each
+    batch is one read, with no transaction and nothing written."""
+    await pool.execute(
+        "INSERT INTO webhook_endpoints (name, url, secret, event_types) "
+        "VALUES ('HA', 'http://ha.local/hook', 'whsec_eA==', '{library.new_item}')"
+    )
+    counting = StatementCountingPool(pool)
+    events = [server_event("playback.started", {"userId": str(uuid.uuid4())}) for _ in range(3)]
+    assert await dispatch_events(counting, events) == 0  # type: ignore[arg-type]
+    assert len(counting.statements) == 1 and "webhook_endpoints" in counting.statements[0]
+    assert await pool.fetchval("SELECT count(*) FROM webhook_events") == 0
