@@ -141,11 +141,3 @@ export const PartyHeartbeat = graphql(`
     }
   }
 `);
-
-export const PartyStopPlayback = graphql(`
-  mutation PartyStopPlayback($sessionId: ID!) {
-    stopPlayback(sessionId: $sessionId) {
-      sessionId
-    }
-  }
-`);

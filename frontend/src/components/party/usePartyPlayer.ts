@@ -13,7 +13,8 @@ import { humanError } from "@/lib/format";
 import { applyHint, changesState, expectedPositionMs, newerParty, reportDue, ServerClock, startsInMs } from "@/lib/party";
 import { attachStream, type Attached, type Engine } from "@/lib/stream";
 import { deviceId } from "@/lib/tokens";
-import { PartyEvents, PartyHeartbeat, PartyPlayback, PartyStopPlayback, ReportPartyPosition, ServerTimeQuery } from "./operations";
+import { StopPlayback } from "@/components/player/operations";
+import { PartyEvents, PartyHeartbeat, PartyPlayback, ReportPartyPosition, ServerTimeQuery } from "./operations";
 
 const SEEK_ABOVE_MS = 400;
 const HOLD_TOLERANCE_MS = 250;
@@ -41,7 +42,7 @@ export function usePartyPlayer(
   const client = useApolloClient();
   const [startPlayback] = useMutation(PartyPlayback);
   const [heartbeat] = useMutation(PartyHeartbeat);
-  const [stopPlayback] = useMutation(PartyStopPlayback);
+  const [stopPlayback] = useMutation(StopPlayback);
   const [report] = useMutation(ReportPartyPosition);
   const video = useRef<HTMLVideoElement>(null);
   const clock = useRef(new ServerClock());
