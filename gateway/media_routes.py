@@ -121,22 +121,19 @@ class SignedLookups:
     disabling a user or revoking a grant reaches open streams within that time, and never past
     the URL's own expiry. Keys are (file id, exp, uid, sig) as the URL spells them.
 
-    An entry in use is looked up again in the background during its last
-    ``REFRESH_AHEAD_SECONDS`` (by ``lookup``, once at a time): a player busy seeking never
-    meets an expired entry, and a hundred of them never send their lookups to the database at
-    the same instant. A lookup that finds nothing (user disabled, file hidden) removes the
-    entry; one that fails leaves it to expire.
-
     ``load`` looks a URL up on a miss, once however many requests for it arrive meanwhile: a
     hundred readers opening one URL together (or coming back to it after the entry lapsed) wait
-    for one lookup instead of queueing a hundred at the database pool."""
+    for one lookup instead of queueing a hundred at the database pool. An entry in use is looked
+    up again the same way, in the background, during its last ``REFRESH_AHEAD_SECONDS``: a
+    player busy seeking never meets an expired entry. A lookup that refuses the URL
+    (``Forbidden``) or finds nothing (file hidden or gone) removes the entry; one that fails
+    otherwise leaves it to expire."""
 
     def __init__(self, lookup: SignedLookup | None = None, size: int = 4096) -> None:
         self.lookup = lookup
         self.size = size
         # key -> (deadline on the monotonic clock, the file, whether a refresh can extend it)
         self.entries: OrderedDict[tuple[str, ...], tuple[float, StreamFile, bool]] = OrderedDict()
-        self._refreshing: dict[tuple[str, ...], asyncio.Task[None]] = {}
         self._loading: dict[tuple[str, ...], asyncio.Task[StreamFile | None]] = {}
 
     def get(self, key: tuple[str, ...]) -> StreamFile | None:
@@ -147,29 +144,38 @@ class SignedLookups:
         if left < 0:
             self.entries.pop(key, None)
             return None
-        if left < REFRESH_AHEAD_SECONDS and entry[2] and self.lookup is not None:
-            self._refresh(key, self.lookup)
+        refresh = entry[2] and self.lookup is not None and key not in self._loading
+        if left < REFRESH_AHEAD_SECONDS and refresh:
+            self._start(key).add_done_callback(_refresh_done)
         return entry[1]
 
     async def load(self, key: tuple[str, ...]) -> StreamFile | None:
         """The file a URL's key may play: the entry, else one lookup shared by every request
-        that misses meanwhile (its answer is kept; its error reaches each of them)."""
+        that misses meanwhile (its answer is kept; its error, ``Forbidden`` included, reaches
+        each of them)."""
         found = self.get(key)
         if found is not None or self.lookup is None:
             return found
-        loading = self._loading.get(key)
-        if loading is None:
-            loading = asyncio.get_running_loop().create_task(self._load(key, self.lookup))
-            self._loading[key] = loading
         # A waiter that goes away (its client left) does not cancel the others' lookup.
-        return await asyncio.shield(loading)
+        return await asyncio.shield(self._loading.get(key) or self._start(key))
+
+    def _start(self, key: tuple[str, ...]) -> asyncio.Task[StreamFile | None]:
+        assert self.lookup is not None
+        task = asyncio.get_running_loop().create_task(self._load(key, self.lookup))
+        self._loading[key] = task
+        return task
 
     async def _load(self, key: tuple[str, ...], lookup: SignedLookup) -> StreamFile | None:
         try:
             found = await lookup(key)
+        except Forbidden:
+            self.entries.pop(key, None)
+            raise
         finally:
             self._loading.pop(key, None)
-        if found is not None:  # the lookup verified the signature: the expiry is digits
+        if found is None:
+            self.entries.pop(key, None)
+        else:  # the lookup verified the signature: the expiry is digits
             self.put(key, found, int(key[1]))
         return found
 
@@ -182,39 +188,29 @@ class SignedLookups:
         while len(self.entries) > self.size:
             self.entries.popitem(last=False)
 
-    def _refresh(self, key: tuple[str, ...], lookup: SignedLookup) -> None:
-        if key in self._refreshing:
-            return
-
-        async def refresh() -> None:
-            try:
-                found = await lookup(key)
-            except Exception:  # the database is away: the entry expires as it would have
-                log.warning("signed stream lookup refresh failed", exc_info=True)
-                return
-            finally:
-                self._refreshing.pop(key, None)
-            if found is None:
-                self.entries.pop(key, None)
-            elif key in self.entries:
-                self.put(key, found, int(key[1]))
-
-        self._refreshing[key] = asyncio.get_running_loop().create_task(refresh())
-
     def close(self) -> None:
-        for task in [*self._refreshing.values(), *self._loading.values()]:
+        for task in self._loading.values():
             task.cancel()
 
 
+def _refresh_done(task: asyncio.Task[StreamFile | None]) -> None:
+    """A background refresh's outcome, which nobody awaits: a failure is logged (the entry
+    expires as it would have); a refusal already removed the entry."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None and not isinstance(error, Forbidden):
+        log.warning("signed stream lookup refresh failed", exc_info=error)
+
+
 async def lookup_signed(app: Starlette, key: tuple[str, ...]) -> StreamFile | None:
-    """What a signed stream URL's key (file id, exp, uid, sig) may play now, or None."""
+    """What a signed stream URL's key (file id, exp, uid, sig) may play now: the file, None
+    when it is unknown or hidden from the URL's user; ``Forbidden`` when the signature is bad
+    or expired, or the user disabled or gone."""
     file_id = uuid.UUID(key[0])
-    try:
-        principal = await signed_principal(
-            app, file_id, dict(zip(_SIGNATURE_PARAMS, key[1:], strict=True))
-        )
-    except Forbidden:
-        return None
+    principal = await signed_principal(
+        app, file_id, dict(zip(_SIGNATURE_PARAMS, key[1:], strict=True))
+    )
     visibility = app.state.services["authz"].visibility(principal)
     return await stream_file(app.state.database.pool, file_id, visibility)
 
@@ -265,23 +261,20 @@ async def stream(request: Request) -> Response:
     except ValueError:
         return problem(400, "BAD_USER_INPUT", "file id is not valid")
     signed_key = _signed_key(request, file_id)
-    if signed_key is not None:
-        cached = request.app.state.signed_lookups.get(signed_key)
-        if cached is not None:  # a player seeking: same URL, no database round trips
-            return await _send(request, cached)
     try:
-        principal = await request_principal(request, file_id)
+        if signed_key is not None:  # cached for a player's next seeks (``SignedLookups``)
+            found = await request.app.state.signed_lookups.load(signed_key)
+        else:
+            principal = await request_principal(request, file_id)
+            visibility = request.app.state.services["authz"].visibility(principal)
+            found = await stream_file(request.app.state.database.pool, file_id, visibility)
     except Unauthenticated as error:
         return problem(401, error.code, error.message)
     except Forbidden as error:
         log.info("stream refused", reason=error.extensions.get("reason", error.message))
         return problem(403, error.code, error.message)
-    visibility = request.app.state.services["authz"].visibility(principal)
-    found = await stream_file(request.app.state.database.pool, file_id, visibility)
     if found is None:
         return problem(404, "NOT_FOUND", "file not found")
-    if signed_key is not None:  # verified above: its expiry is digits
-        request.app.state.signed_lookups.put(signed_key, found, int(signed_key[1]))
     return await _send(request, found)
 
 

@@ -9,14 +9,16 @@ import socket
 import time
 import uuid
 from pathlib import Path
+from typing import Any, cast
 
 import asyncpg
 import httpx
 import pytest
 
-from gateway import stream_seeks
+from gateway import media_routes, stream_seeks
 from gateway.media_routes import SignedLookups, stream_signer, stream_url
 from gateway.stream_seeks import OpenFiles, PageCache
+from infra.errors import Forbidden
 from resolvers.catalog.stream_files import StreamFile
 from tests.gateway.test_app import Running
 from tests.gateway.test_stream import Film, client, make_film, open_descriptors
@@ -336,3 +338,41 @@ async def test_a_shared_lookup_survives_a_waiter_leaving_and_hands_errors_to_all
     again.cancel()
     lookups.close()
 
+
+async def test_an_entry_in_use_is_refreshed_once_and_a_revoked_url_loses_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(media_routes, "REFRESH_AHEAD_SECONDS", media_routes.SIGNED_LOOKUP_SECONDS)
+    old = StreamFile(uuid.uuid4(), uuid.uuid4(), "/media/old.mkv", 10, "mkv")
+    new = StreamFile(old.id, old.item_id, "/media/new.mkv", 20, "mkv")
+    answers: dict[str, Any] = {}
+    calls: list[str] = []
+
+    async def lookup(key: tuple[str, ...]) -> StreamFile | None:
+        calls.append(key[0])
+        await asyncio.sleep(0)
+        answer = answers[key[0]]
+        if isinstance(answer, Exception):
+            raise answer
+        return cast(StreamFile | None, answer)
+
+    lookups = SignedLookups(lookup)
+    expires = time.time() + 3600
+    names = ("kept", "revoked", "hidden", "down")
+    keys = {name: (name, str(int(expires)), "user", "sig") for name in names}
+    answers.update(
+        kept=new, revoked=Forbidden("the user of this stream URL is disabled or gone"), hidden=None,
+        down=ConnectionError("the database is away"),
+    )  # fmt: skip
+    for key in keys.values():
+        lookups.put(key, old, expires)
+    for _ in range(3):  # in its refresh window: served from the entry, looked up once
+        assert all(lookups.get(key) == old for key in keys.values())
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert sorted(calls) == sorted(keys)
+    assert lookups.get(keys["kept"]) == new  # extended with the fresh answer
+    assert lookups.get(keys["revoked"]) is None  # refused now: gone from the cache
+    assert lookups.get(keys["hidden"]) is None
+    assert lookups.get(keys["down"]) == old  # a failed refresh leaves it to expire
+    lookups.close()
