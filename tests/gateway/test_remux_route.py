@@ -5,7 +5,6 @@ that leaves mid-body leaves no remux thread behind."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from tests.gateway.test_app import Running
 from tests.gateway.test_stream import Film, client, film  # noqa: F401 (fixtures)
 from tests.support.catalog_rows import insert_file, insert_item
 from tests.support.media_files import make_video
+from tests.support.raw_http import leave_mid_body
 
 
 def remux_url(running: Running, film: Film, file_id: uuid.UUID | None = None, **query: int) -> str:  # noqa: F811
@@ -143,15 +143,9 @@ async def test_a_client_leaving_mid_body_leaves_no_thread(
         audio=None,
     )  # about 20 MB of MP4: far more than the socket buffers and the queue hold
     url = remux_url(app, film, await add_file(pool, film, big))
-    port = int(app.url.rsplit(":", 1)[1])
 
-    def leave_mid_body() -> None:
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.sendall(f"GET {url.removeprefix(app.url)} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            received = 0
-            while received < 256 * 1024:
-                received += len(sock.recv(65536))
-            assert remux_threads() == 1  # the server is mid-body, waiting for room
+    def remuxing_mid_body() -> None:
+        assert remux_threads() == 1  # the server is mid-body, waiting for room
 
     def gone_within(seconds: float) -> bool:
         deadline = time.monotonic() + seconds
@@ -159,7 +153,13 @@ async def test_a_client_leaving_mid_body_leaves_no_thread(
             time.sleep(0.02)
         return remux_threads() == 0
 
-    await asyncio.to_thread(leave_mid_body)
+    await asyncio.to_thread(
+        leave_mid_body,
+        app.url,
+        url.removeprefix(app.url),
+        256 * 1024,
+        meanwhile=remuxing_mid_body,
+    )
     assert await asyncio.to_thread(gone_within, 10)
     slots = app.app.state.remux_slots
     deadline = time.monotonic() + 5  # the slot is handed back on the server's loop just after

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from tests.gateway.test_app import Running
 from tests.support.auth import admin_api_key
 from tests.support.catalog_rows import insert_file, insert_item, insert_library
 from tests.support.media_files import make_video
+from tests.support.raw_http import leave_mid_body
 
 
 @dataclass
@@ -293,18 +293,12 @@ async def test_a_client_leaving_mid_body_leaves_no_open_files(
     async with client(app) as http:
         assert (await http.head(url)).status_code == 200
     before = open_descriptors()
-    port = int(app.url.rsplit(":", 1)[1])
 
-    def leave_mid_body() -> None:
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.sendall(f"GET {url} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            received = 0
-            while received < 256 * 1024:
-                received += len(sock.recv(65536))
-            deadline = time.monotonic() + 5
-            while open_descriptors(big) == 0 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert open_descriptors(big) == 1  # the server is mid-body, the file open
+    def file_open_mid_body() -> None:
+        deadline = time.monotonic() + 5
+        while open_descriptors(big) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert open_descriptors(big) == 1  # the server is mid-body, the file open
 
     def closed_within(seconds: float) -> bool:
         deadline = time.monotonic() + seconds
@@ -312,7 +306,7 @@ async def test_a_client_leaving_mid_body_leaves_no_open_files(
             time.sleep(0.02)
         return open_descriptors(big) == 0
 
-    await asyncio.to_thread(leave_mid_body)
+    await asyncio.to_thread(leave_mid_body, app.url, url, 256 * 1024, meanwhile=file_open_mid_body)
     assert await asyncio.to_thread(closed_within, 10)
     assert open_descriptors() <= before
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +22,7 @@ from resolvers.catalog.stream_files import StreamFile
 from tests.gateway.test_app import Running
 from tests.gateway.test_stream import Film, client, make_film, open_descriptors
 from tests.support.catalog_rows import insert_file, insert_item
+from tests.support.raw_http import leave_mid_body
 
 SAME = ("content-type", "accept-ranges", "cache-control", "etag", "last-modified")
 
@@ -243,16 +243,7 @@ async def test_a_client_leaving_a_seek_mid_body_releases_the_file(
     url = stream_url(file_id, film.user_id, stream_signer(app.app))
     async with client(app) as http:
         assert (await http.get(url, headers={"range": "bytes=0-9"})).status_code == 206
-    port = int(app.url.rsplit(":", 1)[1])
-
-    def leave_mid_body() -> None:
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.sendall(f"GET {url} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\n\r\n".encode())
-            received = 0
-            while received < 1024 * 1024:
-                received += len(sock.recv(65536))
-
-    await asyncio.to_thread(leave_mid_body)
+    await asyncio.to_thread(leave_mid_body, app.url, url, 1024 * 1024, range_header="bytes=0-")
     files: OpenFiles = app.app.state.open_files
     for _ in range(500):  # up to 10 s for the server to notice
         if not files.entries[str(big)].users:
