@@ -28,17 +28,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import asyncpg
-import httpx
 from _support import bench_database_and_url, figure
 from persisted_queries import server_cpu_ns
-from stream import free_port, start_revenge, stop, wrk_binary
+from stream import free_port, start_revenge, stop, wait_ready, wrk_binary
 
 from infra.bus import InProcessBus
 from resolvers.playback.heartbeats import HeartbeatCoalescer
@@ -181,7 +179,9 @@ async def over_http(
         server = start_revenge("revenge", port, environ)
         base = f"http://127.0.0.1:{port}"
         try:
-            await asyncio.to_thread(wait_for_graphql, base, server)
+            await asyncio.to_thread(
+                wait_ready, f"{base}/health/ready", server, headers={}, status=200
+            )
             await asyncio.sleep(1.0)  # the statistics collector's counts settle
             before = await rows_written(pool)
             command = [
@@ -223,18 +223,6 @@ async def over_http(
         flush=True,
     )
     return ok
-
-
-def wait_for_graphql(base: str, server: subprocess.Popen[bytes], deadline_s: float = 60) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"revenge serve exited ({server.returncode})")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit("revenge serve did not come up")
 
 
 if __name__ == "__main__":

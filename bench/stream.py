@@ -220,13 +220,22 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], deadline_s: float = 60) -> None:
+def wait_ready(
+    url: str,
+    process: subprocess.Popen[bytes],
+    deadline_s: float = 60,
+    *,
+    headers: dict[str, str] | None = None,
+    status: int = 206,
+) -> None:
+    """Until ``GET url`` answers ``status`` (by default: a one-byte range of the file)."""
+    headers = {"range": "bytes=0-0"} if headers is None else headers
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"server for {url} exited ({process.returncode})")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, headers={"range": "bytes=0-0"}, timeout=2).status_code == 206:
+            if httpx.get(url, headers=headers, timeout=2).status_code == status:
                 return
         time.sleep(0.1)
     raise SystemExit(f"server for {url} did not come up")
