@@ -70,7 +70,8 @@ def run_server(settings: Settings, libraries: list[LibrarySpec]) -> int:
         tune_garbage_collector()
         log.info(
             "revenge is serving",
-            url=f"http://{settings.server_host}:{settings.server_port}/graphql",
+            url=f"http://{settings.server_host}:{settings.server_port}/",
+            graphql=f"http://{settings.server_host}:{settings.server_port}/graphql",
             database="embedded" if settings.database_url is None else "external",
         )
         for spec in libraries:

@@ -227,7 +227,7 @@ class RedisBus:
             self._confirmed.clear()
             self._local.end_all(f"the event bus lost Redis: {error}")
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     def subscriber_count(self, topic: str) -> int:
         return len(self._local.by_topic.get(topic, ()))
@@ -251,7 +251,7 @@ class RedisBus:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
         await self._redis.aclose()
 
 
