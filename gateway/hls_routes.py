@@ -104,6 +104,14 @@ def _with(query: str) -> str:
     return f"?{query}" if query else ""
 
 
+_QUERY = re.compile(r"\?[^\s'\"]*")
+
+
+def _redacted(text: str) -> str:
+    """``text`` (an error that may quote the URL) without query strings."""
+    return _QUERY.sub("?…", text)
+
+
 async def master(request: Request) -> Response:
     found = await _session(request)
     if isinstance(found, Response):
@@ -267,14 +275,15 @@ async def _local_segment(
 
 async def _proxy(request: Request, address: str, name: str, index: int, query: str) -> Response:
     session_id = request.path_params["session_id"]
-    url = f"{address.rstrip('/')}/internal/hls/{session_id}/{name}/seg_{index:05d}.ts{_with(query)}"
+    # The query carries the player's signature: it goes to the worker, never into a log line.
+    url = f"{address.rstrip('/')}/internal/hls/{session_id}/{name}/seg_{index:05d}.ts"
     client: httpx.AsyncClient = request.app.state.services["http"]
     try:
-        upstream = await client.send(client.build_request("GET", url), stream=True)
+        upstream = await client.send(client.build_request("GET", url + _with(query)), stream=True)
     except httpx.HTTPError as error:
         # The worker died or is cut off: its run goes stale within seconds and the next request
         # starts a new one elsewhere, so this is worth a retry, not a failure.
-        log.warning("segment proxy failed", url=url, error=str(error))
+        log.warning("segment proxy failed", url=url, error=_redacted(str(error)))
         return problem(
             503,
             "WORKER_UNREACHABLE",
