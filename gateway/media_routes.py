@@ -33,7 +33,7 @@ from infra.errors import Forbidden, Unauthenticated
 from infra.signing import DEFAULT_STREAM_URL_LIFETIME_SECONDS, StreamSigner
 from resolvers.catalog.image_files import image_file_path
 from resolvers.catalog.stream_files import StreamFile, stream_file
-from resolvers.user.principals import stream_principal
+from resolvers.user.principals import profile_principal, stream_principal
 
 __all__ = [
     "CONTENT_TYPES",
@@ -70,6 +70,7 @@ CONTENT_TYPES = {
 }
 
 _SIGNATURE_PARAMS = ("exp", "uid", "sig")
+_IMAGE_SIGNATURE_PARAMS = ("exp", "uid", "pid", "sig")
 
 
 def problem(status: int, code: str, message: str, **headers: str) -> JSONResponse:
@@ -77,16 +78,56 @@ def problem(status: int, code: str, message: str, **headers: str) -> JSONRespons
 
 
 async def image(request: Request) -> Response:
+    """A catalog image for a principal who may see its item: a signed URL's user and profile
+    (``infra.signing``), else the request's credentials. A signed answer may be cached by the
+    browser until the URL expires; one by credentials is revalidated (its ETag) every time."""
     try:
         image_id = uuid.UUID(request.path_params["image_id"])
     except ValueError:
         return problem(400, "BAD_USER_INPUT", "image id is not valid")
-    path = await image_file_path(request.app.state.database.pool, image_id)
+    state = request.app.state
+    params = request.query_params
+    try:
+        if any(name in params for name in _IMAGE_SIGNATURE_PARAMS):
+            signed = {name: params[name] for name in _IMAGE_SIGNATURE_PARAMS if name in params}
+            now = time.time()
+            user_id, profile_id = stream_signer(request.app).verify_image(image_id, signed, now)
+            principal = await profile_principal(state.database.pool, user_id, profile_id)
+            if principal is None:
+                raise Forbidden("the user or profile of this image URL is disabled or gone")
+            cache = f"private, max-age={max(0, int(signed['exp']) - int(now))}"
+        else:
+            principal = await request_principal(request, image_id)
+            cache = "private, no-cache"
+    except Unauthenticated as error:
+        return problem(401, error.code, "sign in or use a signed image URL")
+    except Forbidden as error:
+        log.info("image refused", reason=error.extensions.get("reason", error.message))
+        return problem(403, error.code, error.message)
+    visibility = state.services["authz"].visibility(principal)
+    path = await image_file_path(state.database.pool, image_id, visibility)
     if path is None:
         return problem(404, "NOT_FOUND", "image not found")
-    if not await asyncio.to_thread(os.path.isfile, path):
+    try:
+        stat_result = await asyncio.to_thread(os.stat, path)
+    except OSError:
         return problem(404, "NOT_FOUND", "image file is missing")
-    return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+    if not stat.S_ISREG(stat_result.st_mode):
+        return problem(404, "NOT_FOUND", "image file is missing")
+    response = FileResponse(path, stat_result=stat_result, headers={"Cache-Control": cache})
+    if _etag_matches(request.headers.get("if-none-match"), response.headers["etag"]):
+        kept = {name: response.headers[name] for name in ("etag", "last-modified")}
+        return Response(status_code=304, headers={**kept, "Cache-Control": cache})
+    return _StreamResponse(response)
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    tags = (tag.strip().removeprefix("W/") for tag in if_none_match.split(","))
+    return etag in tags
 
 
 def stream_signer(app: Starlette) -> StreamSigner:
