@@ -30,7 +30,7 @@ from gateway.auth import (
 )
 from gateway.graphql_http import GraphQLService, graphql_routes
 from gateway.health import health_routes
-from gateway.hls_routes import hls_routes
+from gateway.hls_routes import hls_routes, lookup_signed_hls
 from gateway.media_routes import SignedLookups, lookup_signed, media_routes
 from gateway.metrics_routes import metrics_routes
 from gateway.persisted_queries import (
@@ -194,6 +194,7 @@ def create_app(
             sweeping.cancel()
             app.state.open_files.close()
             app.state.signed_lookups.close()
+            app.state.hls_lookups.close()
             if worker is not None:
                 await stop_worker(worker)  # running jobs finish or go back to the queue
             await transcoding.close()
@@ -266,6 +267,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.signed_lookups = SignedLookups(lambda key: lookup_signed(app, key))
+    app.state.hls_lookups = SignedLookups(lambda key: lookup_signed_hls(app, key))
     app.state.open_files = OpenFiles()
     return app
 

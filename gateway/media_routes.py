@@ -43,6 +43,7 @@ __all__ = [
     "media_routes",
     "problem",
     "request_principal",
+    "signed_key",
     "stream_signer",
     "stream_url",
 ]
@@ -160,7 +161,8 @@ class SignedLookups:
     """Recent signed-URL lookups: a player seeking sends many range requests for one URL, and
     each would cost two database round trips. An entry lives ``SIGNED_LOOKUP_SECONDS``, so
     disabling a user or revoking a grant reaches open streams within that time, and never past
-    the URL's own expiry. Keys are (file id, exp, uid, sig) as the URL spells them.
+    the URL's own expiry. Keys are (file id, exp, uid, sig) as the URL spells them; the HLS
+    routes keep their own, keyed by session id (``gateway.hls_routes.lookup_signed_hls``).
 
     ``load`` looks a URL up on a miss, once however many requests for it arrive meanwhile: a
     hundred readers opening one URL together (or coming back to it after the entry lapsed) wait
@@ -170,9 +172,15 @@ class SignedLookups:
     (``Forbidden``) or finds nothing (file hidden or gone) removes the entry; one that fails
     otherwise leaves it to expire."""
 
-    def __init__(self, lookup: SignedLookup | None = None, size: int = 4096) -> None:
+    def __init__(
+        self,
+        lookup: SignedLookup | None = None,
+        size: int = 4096,
+        seconds: float = SIGNED_LOOKUP_SECONDS,
+    ) -> None:
         self.lookup = lookup
         self.size = size
+        self.seconds = seconds  # how long a lookup's answer stands (tests shorten it)
         # key -> (deadline on the monotonic clock, the file, whether a refresh can extend it)
         self.entries: OrderedDict[tuple[str, ...], tuple[float, StreamFile, bool]] = OrderedDict()
         self._loading: dict[tuple[str, ...], asyncio.Task[StreamFile | None]] = {}
@@ -186,7 +194,7 @@ class SignedLookups:
             self.entries.pop(key, None)
             return None
         refresh = entry[2] and self.lookup is not None and key not in self._loading
-        if left < REFRESH_AHEAD_SECONDS and refresh:
+        if left < min(REFRESH_AHEAD_SECONDS, self.seconds) and refresh:
             self._start(key).add_done_callback(_refresh_done)
         return entry[1]
 
@@ -223,7 +231,7 @@ class SignedLookups:
     def put(self, key: tuple[str, ...], found: StreamFile, expires_at: float) -> None:
         """``expires_at``: the URL's expiry, Unix seconds."""
         until_expiry = expires_at - time.time()
-        lifetime = min(SIGNED_LOOKUP_SECONDS, until_expiry)
+        lifetime = min(self.seconds, until_expiry)
         self.entries[key] = (time.monotonic() + lifetime, found, until_expiry > lifetime)
         self.entries.move_to_end(key)
         while len(self.entries) > self.size:
@@ -270,7 +278,7 @@ async def signed_principal(
     return principal
 
 
-def _signed_key(request: Request, file_id: uuid.UUID) -> tuple[str, ...] | None:
+def signed_key(request: Request, file_id: uuid.UUID) -> tuple[str, ...] | None:
     """The cache key of a signed request (only a fully signed one; verified before caching)."""
     params = request.query_params
     if not all(name in params for name in _SIGNATURE_PARAMS):
@@ -301,10 +309,10 @@ async def stream(request: Request) -> Response:
         file_id = uuid.UUID(request.path_params["file_id"])
     except ValueError:
         return problem(400, "BAD_USER_INPUT", "file id is not valid")
-    signed_key = _signed_key(request, file_id)
+    key = signed_key(request, file_id)
     try:
-        if signed_key is not None:  # cached for a player's next seeks (``SignedLookups``)
-            found = await request.app.state.signed_lookups.load(signed_key)
+        if key is not None:  # cached for a player's next seeks (``SignedLookups``)
+            found = await request.app.state.signed_lookups.load(key)
         else:
             principal = await request_principal(request, file_id)
             visibility = request.app.state.services["authz"].visibility(principal)
