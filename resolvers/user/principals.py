@@ -103,18 +103,7 @@ async def stream_principal(pool: asyncpg.Pool, user_id: str) -> Principal | None
     profile's limits when it signed); this re-check makes disabling a user or revoking a library
     grant take effect at once.
     """
-    row = await pool.fetchrow(
-        "SELECT roles FROM users WHERE id = $1 AND NOT is_disabled", uuid.UUID(user_id)
-    )
-    if row is None:
-        return None
-    return Principal(
-        user_id=user_id,
-        roles=frozenset(row["roles"]),
-        scopes=frozenset({"catalog:read"}),
-        # "jwt" is the nearest method: a signed URL stands for an interactive session's request.
-        auth_method="jwt",
-    )
+    return await profile_principal(pool, user_id, None)
 
 
 async def profile_principal(
@@ -123,7 +112,7 @@ async def profile_principal(
     """Who a signed URL bound to a profile speaks for (images, HLS sessions): the account's
     roles and grants with that profile's limits as they are now, with read access to the
     catalog only; None when the user is gone or disabled, or the profile is no longer theirs.
-    Without a profile: the account alone, as ``stream_principal``."""
+    Without a profile: the account alone (``stream_principal``)."""
     row = await pool.fetchrow(
         "SELECT u.roles, p.id AS profile_id, p.is_kids, p.max_rating, p.allow_unrated, "
         "p.blocked_tags, p.allowed_tags, p.library_ids FROM users u "
@@ -138,6 +127,7 @@ async def profile_principal(
         user_id=user_id,
         roles=frozenset(row["roles"]),
         scopes=frozenset({"catalog:read"}),
+        # "jwt" is the nearest method: a signed URL stands for an interactive session's request.
         auth_method="jwt",
         **_profile_fields(row),  # type: ignore[arg-type]
     )
