@@ -32,7 +32,7 @@ import re
 import secrets
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -171,11 +171,24 @@ class StreamSigner:
         """The query string ``exp=…&uid=…[&pid=…]&sig=…`` of a catalog image for one user's
         profile (the route applies that profile's limits): a kids profile's URL never shows
         what the profile may not see, and a parent's URL is not a kid's."""
+        return self.image_signer(user_id, profile_id, expires_at)(str(image_id))
+
+    def image_signer(
+        self, user_id: str, profile_id: str | None, expires_at: int
+    ) -> Callable[[str], str]:
+        """``sign_image`` for the images of one principal and expiry (a page of posters), by
+        canonical image id: the shared part of the message is hashed once."""
         user = str(uuid.UUID(user_id))
         profile = str(uuid.UUID(profile_id)) if profile_id else ""
-        signature = _b64(self._image_mac(image_id, user, profile, int(expires_at)))
-        query = {"exp": int(expires_at), "uid": user, **({"pid": profile} if profile else {})}
-        return urlencode({**query, "sig": signature})
+        shared = self._image_mac_prefix(user, profile, int(expires_at))
+        head = f"exp={int(expires_at)}&uid={user}" + (f"&pid={profile}" if profile else "")
+
+        def sign(image_id: str) -> str:
+            mac = shared.copy()
+            mac.update(image_id.encode())
+            return f"{head}&sig={_b64(mac.digest())}"
+
+        return sign
 
     def verify_image(
         self, image_id: uuid.UUID, params: Mapping[str, str], now: float
@@ -197,10 +210,15 @@ class StreamSigner:
             raise _refuse("expired")
         return user, profile or None
 
+    def _image_mac_prefix(self, user: str, profile: str, expires_at: int) -> hmac.HMAC:
+        # The image id comes last, so a page's signatures share the hashed prefix.
+        parts = [IMAGE_DOMAIN, user.encode(), profile.encode(), str(expires_at).encode(), b""]
+        return hmac.new(self._secret, b"\x00".join(parts), hashlib.sha256)
+
     def _image_mac(self, image_id: uuid.UUID, user: str, profile: str, expires_at: int) -> bytes:
-        parts = [IMAGE_DOMAIN, str(image_id).encode(), user.encode(), profile.encode()]
-        message = b"\x00".join([*parts, str(expires_at).encode()])
-        return hmac.new(self._secret, message, hashlib.sha256).digest()
+        mac = self._image_mac_prefix(user, profile, expires_at)
+        mac.update(str(image_id).encode())
+        return mac.digest()
 
     def verify_hls(self, session_id: uuid.UUID, params: Mapping[str, str], now: float) -> str:
         """``verify_stream`` for an HLS signature."""

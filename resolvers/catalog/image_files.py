@@ -3,9 +3,11 @@ principal who may see their item."""
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -32,10 +34,16 @@ def image_url(
     if signer is None or principal.user_id is None:
         return path
     expires_at = image_expiry(time.time() if now is None else now)
-    query = signer.sign_image(
-        uuid.UUID(str(image_id)), principal.user_id, principal.profile_id, expires_at
-    )
-    return f"{path}?{query}"
+    sign = _image_signer(signer, principal.user_id, principal.profile_id, expires_at)
+    return f"{path}?{sign(str(image_id))}"
+
+
+@functools.lru_cache(maxsize=512)
+def _image_signer(
+    signer: StreamSigner, user_id: str, profile_id: str | None, expires_at: int
+) -> Callable[[str], str]:
+    """One per principal and hour: a page of posters hashes its shared part once."""
+    return signer.image_signer(user_id, profile_id, expires_at)
 
 
 async def image_file_path(
