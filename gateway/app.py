@@ -18,9 +18,8 @@ import structlog
 from procrastinate import Blueprint
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.requests import HTTPConnection
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.auth import (
@@ -31,8 +30,9 @@ from gateway.auth import (
 )
 from gateway.graphql_http import GraphQLService, graphql_routes
 from gateway.health import health_routes
-from gateway.hls_routes import hls_routes
+from gateway.hls_routes import hls_routes, lookup_signed_hls
 from gateway.media_routes import SignedLookups, lookup_signed, media_routes
+from gateway.metrics_routes import metrics_routes
 from gateway.persisted_queries import (
     REGISTRATION_POLICY,
     PersistedQueries,
@@ -51,7 +51,7 @@ from infra.connection_slots import open_connection_slots
 from infra.database import Database, open_database
 from infra.jobs import open_job_queue, stop_worker
 from infra.keyvalue import open_keyvalue
-from infra.metrics import METRICS_CONTENT_TYPE, Metrics
+from infra.metrics import UNMATCHED, Metrics
 from infra.ratelimit import open_limiter
 from infra.settings import Settings
 from loaders import Loaders
@@ -194,6 +194,7 @@ def create_app(
             sweeping.cancel()
             app.state.open_files.close()
             app.state.signed_lookups.close()
+            app.state.hls_lookups.close()
             if worker is not None:
                 await stop_worker(worker)  # running jobs finish or go back to the queue
             await transcoding.close()
@@ -236,9 +237,6 @@ def create_app(
 
     metrics = Metrics()
 
-    async def metrics_endpoint(request: Request) -> Response:
-        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
-
     routes = [
         # First: most requests are GraphQL, and the router tries routes in order.
         *graphql_routes(
@@ -253,7 +251,7 @@ def create_app(
             persisted=persisted,
         ),
         *health_routes(),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *metrics_routes(metrics, settings),
         *media_routes(),
         *subtitle_routes(),
         *remux_routes(),
@@ -269,6 +267,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.signed_lookups = SignedLookups(lambda key: lookup_signed(app, key))
+    app.state.hls_lookups = SignedLookups(lambda key: lookup_signed_hls(app, key))
     app.state.open_files = OpenFiles()
     return app
 
@@ -315,10 +314,8 @@ class _RequestIdMiddleware:
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
             if scope["type"] == "http":
-                route = _route_label(scope["path"])
-                self.metrics.http_requests.labels(scope["method"], route, str(status)).inc()
-                self.metrics.http_duration.labels(scope["method"], route).observe(
-                    time.perf_counter() - started
+                self.metrics.observe_http(
+                    scope["method"], _route_label(scope), status, time.perf_counter() - started
                 )
 
 
@@ -330,8 +327,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _route_label(path: str) -> str:
-    for prefix in ("/health", "/images", "/graphql", "/metrics", "/stream"):
-        if path.startswith(prefix):
-            return prefix
-    return "other"
+def _route_label(scope: Scope) -> str:
+    """The template of the route that answered (the router leaves it in the scope), never the
+    path a client sent: the label has as many values as the app has routes."""
+    route = scope.get("route")
+    if isinstance(route, Mount):
+        return f"{route.path}/{{path:path}}"
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED

@@ -22,11 +22,12 @@ from typing import Any
 
 import httpx
 import structlog
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.media_routes import problem, request_principal, stream_signer
+from gateway.media_routes import problem, request_principal, signed_key, stream_signer
 from infra.errors import Forbidden, Unauthenticated
 from media.hls.playlists import (
     SubtitleRendition,
@@ -36,7 +37,9 @@ from media.hls.playlists import (
 )
 from media.hls.transcode import OFFSET_TICKS
 from media.subtitles import is_text_subtitle
+from resolvers.catalog.stream_files import StreamFile, stream_file
 from resolvers.catalog.subtitle_files import subtitle_path
+from resolvers.playback.session_viewers import transcode_viewer
 from resolvers.playback.transcoder import SegmentUnavailable, Transcoder
 from resolvers.playback.transcodes import (
     RunAddress,
@@ -48,8 +51,9 @@ from resolvers.playback.transcodes import (
     subtitle_streams,
     transcode_session,
 )
+from resolvers.user.principals import profile_principal
 
-__all__ = ["hls_routes", "internal_hls_routes"]
+__all__ = ["hls_routes", "internal_hls_routes", "lookup_signed_hls"]
 
 log = structlog.get_logger("revenge.hls")
 
@@ -62,20 +66,39 @@ SEGMENT_SECONDS = 30.0
 _SESSION_CACHE_SECONDS = 10.0
 
 
-async def _session(request: Request) -> tuple[TranscodeSession, str] | Response:
-    """The session the URL names, for a caller it belongs to; the signed query to pass on."""
+async def _session(
+    request: Request, *, recheck: bool = True
+) -> tuple[TranscodeSession, str] | Response:
+    """The session the URL names, for a caller it belongs to and whose profile still sees its
+    item; the signed query to pass on. A signed URL's answer is kept for a few seconds
+    (``SignedLookups``, as ``/stream`` keeps its own), so a title hidden after
+    ``startPlayback`` stops within that time; credentials are checked on every request.
+    ``recheck=False``: a worker's internal route, behind a gateway that checked."""
     try:
         session_id = uuid.UUID(request.path_params["session_id"])
     except ValueError:
         return problem(400, "BAD_USER_INPUT", "session id is not valid")
+    key = signed_key(request, session_id) if recheck else None
+    visible: StreamFile | None = None
     try:
-        principal = await request_principal(request, session_id, hls=True)
+        if key is not None:
+            visible = await request.app.state.hls_lookups.load(key)
+            user_id = key[2]  # verified by the lookup
+        else:
+            principal = await request_principal(request, session_id, hls=True)
+            user_id = principal.user_id or ""
     except Unauthenticated as error:
         return problem(401, error.code, error.message)
     except Forbidden as error:
+        log.info("hls refused", reason=error.extensions.get("reason", error.message))
         return problem(403, error.code, error.message)
     session = await _cached_session(request, session_id)
-    if session is None or str(session.user_id) != principal.user_id:
+    if session is None or str(session.user_id) != user_id:
+        return problem(404, "NOT_FOUND", "no such transcode session")
+    if recheck and key is None:
+        visibility = request.app.state.services["authz"].visibility(principal)
+        visible = await stream_file(request.app.state.database.pool, session.file_id, visibility)
+    if recheck and visible is None:  # hidden now: answered as an unknown session
         return problem(404, "NOT_FOUND", "no such transcode session")
     query = "&".join(
         f"{name}={request.query_params[name]}"
@@ -83,6 +106,25 @@ async def _session(request: Request) -> tuple[TranscodeSession, str] | Response:
         if name in request.query_params
     )
     return session, query
+
+
+async def lookup_signed_hls(app: Starlette, key: tuple[str, ...]) -> StreamFile | None:
+    """What a signed HLS URL's key (session id, exp, uid, sig) may play now: the session's
+    file when the session is the URL user's and the profile that started it still sees the
+    item; None otherwise; ``Forbidden`` when the signature is bad or expired, or the user or
+    profile disabled or gone."""
+    session_id = uuid.UUID(key[0])
+    params = dict(zip(("exp", "uid", "sig"), key[1:], strict=True))
+    user_id = stream_signer(app).verify_hls(session_id, params, time.time())
+    pool = app.state.database.pool
+    viewer = await transcode_viewer(pool, session_id)
+    if viewer is None or viewer.user_id != user_id:
+        return None
+    principal = await profile_principal(pool, user_id, viewer.profile_id)
+    if principal is None:
+        raise Forbidden("the user of this stream URL is disabled or gone")
+    visibility = app.state.services["authz"].visibility(principal)
+    return await stream_file(pool, viewer.file_id, visibility)
 
 
 async def _cached_session(request: Request, session_id: uuid.UUID) -> TranscodeSession | None:
@@ -102,6 +144,14 @@ async def _cached_session(request: Request, session_id: uuid.UUID) -> TranscodeS
 
 def _with(query: str) -> str:
     return f"?{query}" if query else ""
+
+
+_QUERY = re.compile(r"\?[^\s'\"]*")
+
+
+def _redacted(text: str) -> str:
+    """``text`` (an error that may quote the URL) without query strings."""
+    return _QUERY.sub("?…", text)
 
 
 async def master(request: Request) -> Response:
@@ -267,14 +317,15 @@ async def _local_segment(
 
 async def _proxy(request: Request, address: str, name: str, index: int, query: str) -> Response:
     session_id = request.path_params["session_id"]
-    url = f"{address.rstrip('/')}/internal/hls/{session_id}/{name}/seg_{index:05d}.ts{_with(query)}"
+    # The query carries the player's signature: it goes to the worker, never into a log line.
+    url = f"{address.rstrip('/')}/internal/hls/{session_id}/{name}/seg_{index:05d}.ts"
     client: httpx.AsyncClient = request.app.state.services["http"]
     try:
-        upstream = await client.send(client.build_request("GET", url), stream=True)
+        upstream = await client.send(client.build_request("GET", url + _with(query)), stream=True)
     except httpx.HTTPError as error:
         # The worker died or is cut off: its run goes stale within seconds and the next request
         # starts a new one elsewhere, so this is worth a retry, not a failure.
-        log.warning("segment proxy failed", url=url, error=str(error))
+        log.warning("segment proxy failed", url=url, error=_redacted(str(error)))
         return problem(
             503,
             "WORKER_UNREACHABLE",
@@ -298,7 +349,7 @@ async def _proxy(request: Request, address: str, name: str, index: int, query: s
 
 async def internal_segment(request: Request) -> Response:
     """A segment of a run this worker holds, for a gateway replica that proxies it."""
-    found = await _session(request)
+    found = await _session(request, recheck=False)
     if isinstance(found, Response):
         return found
     session, _ = found

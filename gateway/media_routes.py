@@ -33,7 +33,7 @@ from infra.errors import Forbidden, Unauthenticated
 from infra.signing import DEFAULT_STREAM_URL_LIFETIME_SECONDS, StreamSigner
 from resolvers.catalog.image_files import image_file_path
 from resolvers.catalog.stream_files import StreamFile, stream_file
-from resolvers.user.principals import stream_principal
+from resolvers.user.principals import profile_principal, stream_principal
 
 __all__ = [
     "CONTENT_TYPES",
@@ -43,6 +43,7 @@ __all__ = [
     "media_routes",
     "problem",
     "request_principal",
+    "signed_key",
     "stream_signer",
     "stream_url",
 ]
@@ -70,6 +71,7 @@ CONTENT_TYPES = {
 }
 
 _SIGNATURE_PARAMS = ("exp", "uid", "sig")
+_IMAGE_SIGNATURE_PARAMS = ("exp", "uid", "pid", "sig")
 
 
 def problem(status: int, code: str, message: str, **headers: str) -> JSONResponse:
@@ -77,16 +79,56 @@ def problem(status: int, code: str, message: str, **headers: str) -> JSONRespons
 
 
 async def image(request: Request) -> Response:
+    """A catalog image for a principal who may see its item: a signed URL's user and profile
+    (``infra.signing``), else the request's credentials. A signed answer may be cached by the
+    browser until the URL expires; one by credentials is revalidated (its ETag) every time."""
     try:
         image_id = uuid.UUID(request.path_params["image_id"])
     except ValueError:
         return problem(400, "BAD_USER_INPUT", "image id is not valid")
-    path = await image_file_path(request.app.state.database.pool, image_id)
+    state = request.app.state
+    params = request.query_params
+    try:
+        if any(name in params for name in _IMAGE_SIGNATURE_PARAMS):
+            signed = {name: params[name] for name in _IMAGE_SIGNATURE_PARAMS if name in params}
+            now = time.time()
+            user_id, profile_id = stream_signer(request.app).verify_image(image_id, signed, now)
+            principal = await profile_principal(state.database.pool, user_id, profile_id)
+            if principal is None:
+                raise Forbidden("the user or profile of this image URL is disabled or gone")
+            cache = f"private, max-age={max(0, int(signed['exp']) - int(now))}"
+        else:
+            principal = await request_principal(request, image_id)
+            cache = "private, no-cache"
+    except Unauthenticated as error:
+        return problem(401, error.code, "sign in or use a signed image URL")
+    except Forbidden as error:
+        log.info("image refused", reason=error.extensions.get("reason", error.message))
+        return problem(403, error.code, error.message)
+    visibility = state.services["authz"].visibility(principal)
+    path = await image_file_path(state.database.pool, image_id, visibility)
     if path is None:
         return problem(404, "NOT_FOUND", "image not found")
-    if not await asyncio.to_thread(os.path.isfile, path):
+    try:
+        stat_result = await asyncio.to_thread(os.stat, path)
+    except OSError:
         return problem(404, "NOT_FOUND", "image file is missing")
-    return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+    if not stat.S_ISREG(stat_result.st_mode):
+        return problem(404, "NOT_FOUND", "image file is missing")
+    response = FileResponse(path, stat_result=stat_result, headers={"Cache-Control": cache})
+    if _etag_matches(request.headers.get("if-none-match"), response.headers["etag"]):
+        kept = {name: response.headers[name] for name in ("etag", "last-modified")}
+        return Response(status_code=304, headers={**kept, "Cache-Control": cache})
+    return _StreamResponse(response)
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    tags = (tag.strip().removeprefix("W/") for tag in if_none_match.split(","))
+    return etag in tags
 
 
 def stream_signer(app: Starlette) -> StreamSigner:
@@ -119,7 +161,8 @@ class SignedLookups:
     """Recent signed-URL lookups: a player seeking sends many range requests for one URL, and
     each would cost two database round trips. An entry lives ``SIGNED_LOOKUP_SECONDS``, so
     disabling a user or revoking a grant reaches open streams within that time, and never past
-    the URL's own expiry. Keys are (file id, exp, uid, sig) as the URL spells them.
+    the URL's own expiry. Keys are (file id, exp, uid, sig) as the URL spells them; the HLS
+    routes keep their own, keyed by session id (``gateway.hls_routes.lookup_signed_hls``).
 
     ``load`` looks a URL up on a miss, once however many requests for it arrive meanwhile: a
     hundred readers opening one URL together (or coming back to it after the entry lapsed) wait
@@ -129,9 +172,15 @@ class SignedLookups:
     (``Forbidden``) or finds nothing (file hidden or gone) removes the entry; one that fails
     otherwise leaves it to expire."""
 
-    def __init__(self, lookup: SignedLookup | None = None, size: int = 4096) -> None:
+    def __init__(
+        self,
+        lookup: SignedLookup | None = None,
+        size: int = 4096,
+        seconds: float = SIGNED_LOOKUP_SECONDS,
+    ) -> None:
         self.lookup = lookup
         self.size = size
+        self.seconds = seconds  # how long a lookup's answer stands (tests shorten it)
         # key -> (deadline on the monotonic clock, the file, whether a refresh can extend it)
         self.entries: OrderedDict[tuple[str, ...], tuple[float, StreamFile, bool]] = OrderedDict()
         self._loading: dict[tuple[str, ...], asyncio.Task[StreamFile | None]] = {}
@@ -145,7 +194,7 @@ class SignedLookups:
             self.entries.pop(key, None)
             return None
         refresh = entry[2] and self.lookup is not None and key not in self._loading
-        if left < REFRESH_AHEAD_SECONDS and refresh:
+        if left < min(REFRESH_AHEAD_SECONDS, self.seconds) and refresh:
             self._start(key).add_done_callback(_refresh_done)
         return entry[1]
 
@@ -182,7 +231,7 @@ class SignedLookups:
     def put(self, key: tuple[str, ...], found: StreamFile, expires_at: float) -> None:
         """``expires_at``: the URL's expiry, Unix seconds."""
         until_expiry = expires_at - time.time()
-        lifetime = min(SIGNED_LOOKUP_SECONDS, until_expiry)
+        lifetime = min(self.seconds, until_expiry)
         self.entries[key] = (time.monotonic() + lifetime, found, until_expiry > lifetime)
         self.entries.move_to_end(key)
         while len(self.entries) > self.size:
@@ -229,7 +278,7 @@ async def signed_principal(
     return principal
 
 
-def _signed_key(request: Request, file_id: uuid.UUID) -> tuple[str, ...] | None:
+def signed_key(request: Request, file_id: uuid.UUID) -> tuple[str, ...] | None:
     """The cache key of a signed request (only a fully signed one; verified before caching)."""
     params = request.query_params
     if not all(name in params for name in _SIGNATURE_PARAMS):
@@ -260,10 +309,10 @@ async def stream(request: Request) -> Response:
         file_id = uuid.UUID(request.path_params["file_id"])
     except ValueError:
         return problem(400, "BAD_USER_INPUT", "file id is not valid")
-    signed_key = _signed_key(request, file_id)
+    key = signed_key(request, file_id)
     try:
-        if signed_key is not None:  # cached for a player's next seeks (``SignedLookups``)
-            found = await request.app.state.signed_lookups.load(signed_key)
+        if key is not None:  # cached for a player's next seeks (``SignedLookups``)
+            found = await request.app.state.signed_lookups.load(key)
         else:
             principal = await request_principal(request, file_id)
             visibility = request.app.state.services["authz"].visibility(principal)

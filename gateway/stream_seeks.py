@@ -320,8 +320,8 @@ class StreamSeeks:
         self.open_files = open_files
         # Counted as the request-id middleware counts the requests it sees (bound once: a
         # label lookup per seek would cost more than the count).
-        self._served = metrics.http_requests.labels("GET", "/stream", "206")
-        self._duration = metrics.http_duration.labels("GET", "/stream")
+        self._served = metrics.http_requests.labels("GET", "/stream/{file_id}", "206")
+        self._duration = metrics.http_duration.labels("GET", "/stream/{file_id}")
         # (path, query string) as sent -> the lookup key: a player repeats its URL.
         self._keys: dict[tuple[str, bytes], tuple[str, str, str, str] | None] = {}
 

@@ -34,7 +34,8 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=max(numeric, logging.INFO), stream=sys.stderr, format="%(message)s")
-    # procrastinate logs every job start and end at info, pycasbin its whole model at start-up;
+    # procrastinate logs every job start and end at info, pycasbin its whole model at start-up,
+    # httpx every request's full URL (signed segment URLs proxied to workers, provider keys);
     # what matters is logged by our own code.
-    for noisy in ("pgserver", "uvicorn.access", "asyncio", "procrastinate", "casbin"):
+    for noisy in ("pgserver", "uvicorn.access", "asyncio", "procrastinate", "casbin", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,11 +1,45 @@
-"""Prometheus metrics of the process, exposed by the gateway at ``/metrics``."""
+"""Prometheus metrics of the process, exposed by the gateway at ``/metrics``.
+
+Every label takes its values from a closed set, so no client can grow the number of series:
+request methods outside ``HTTP_METHODS`` count as ``other``, statuses outside the registered
+HTTP statuses as ``other``, routes are the app's route templates (``/stream/{file_id}``) or
+``unmatched`` (the gateway's middleware decides), GraphQL operation types and outcomes are
+fixed lists.
+"""
 
 from __future__ import annotations
+
+from http import HTTPStatus
 
 from prometheus_client import CONTENT_TYPE_LATEST as METRICS_CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-__all__ = ["METRICS_CONTENT_TYPE", "Metrics"]
+__all__ = [
+    "GRAPHQL_OPERATION_TYPES",
+    "GRAPHQL_OUTCOMES",
+    "HTTP_METHODS",
+    "METRICS_CONTENT_TYPE",
+    "OTHER",
+    "UNMATCHED",
+    "Metrics",
+    "method_label",
+    "status_label",
+]
+
+OTHER = "other"
+UNMATCHED = "unmatched"
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_STATUSES = frozenset(status.value for status in HTTPStatus)
+GRAPHQL_OPERATION_TYPES = frozenset({"query", "mutation", "subscription"})
+GRAPHQL_OUTCOMES = frozenset({"ok", "error"})
+
+
+def method_label(method: str) -> str:
+    return method if method in HTTP_METHODS else OTHER
+
+
+def status_label(status: int) -> str:
+    return str(status) if status in _STATUSES else OTHER
 
 
 class Metrics:
@@ -31,6 +65,17 @@ class Metrics:
             ["operation_type", "outcome"],
             registry=self.registry,
         )
+
+    def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One request answered; ``route`` is a route template or ``UNMATCHED``."""
+        method = method_label(method)
+        self.http_requests.labels(method, route, status_label(status)).inc()
+        self.http_duration.labels(method, route).observe(seconds)
+
+    def count_graphql(self, operation_type: str, outcome: str) -> None:
+        operation_type = operation_type if operation_type in GRAPHQL_OPERATION_TYPES else OTHER
+        outcome = outcome if outcome in GRAPHQL_OUTCOMES else OTHER
+        self.graphql_operations.labels(operation_type, outcome).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

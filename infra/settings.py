@@ -77,6 +77,10 @@ class Settings:
     # Retention (the hourly job in resolvers/user/retention.py).
     webhook_retention_days: float = 30.0
     persisted_query_retention_days: float = 90.0
+    # Metrics: /metrics answers 404 unless enabled; enabled, it needs `Authorization: Bearer
+    # <metrics.token>` (a token is required to enable it).
+    metrics_enabled: bool = False
+    metrics_token: str | None = None
 
     @property
     def embedded_database_dir(self) -> Path:
@@ -167,6 +171,15 @@ def _directory(value: Any) -> str:
     if path.exists() and not path.is_dir():
         raise ValueError(f"{text!r} exists and is not a directory")
     return str(path.resolve())
+
+
+def _token(value: Any) -> str | None:
+    text = _as_str(value)
+    if not text:
+        return None
+    if len(text) < 16 or not all(33 <= ord(c) < 127 for c in text):
+        raise ValueError("must be at least 16 printable ASCII characters without spaces")
+    return text
 
 
 def _host(value: Any) -> str:
@@ -327,6 +340,8 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
         "graphql.persisted_query_retention_days",
         _as_float(1, 3650),
     ),
+    "metrics_enabled": ("REVENGE_METRICS_ENABLED", "metrics.enabled", _as_bool),
+    "metrics_token": ("REVENGE_METRICS_TOKEN", "metrics.token", _token),
 }
 
 _ENV_NAMES = {env for env, _, _ in _SPEC.values()} | {"REVENGE_CONFIG"}
@@ -404,4 +419,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             "REVENGE_PLAYBACK_LEASE_SECONDS: must be at least three heartbeat flush intervals"
         )
+    if settings.metrics_enabled and settings.metrics_token is None:
+        # The series describe every route and its traffic: not for anyone who reaches the port.
+        raise SettingsError("REVENGE_METRICS_TOKEN: must be set when metrics are enabled")
     return settings

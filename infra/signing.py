@@ -1,4 +1,4 @@
-"""Short-lived signed stream URLs: HMAC-SHA256 over file, user and expiry.
+"""Short-lived signed stream and image URLs: HMAC-SHA256 over resource, principal and expiry.
 
 A player (a ``<video>`` element, ffmpeg, a TV) cannot always send an ``Authorization`` header,
 so a playback mutation hands out ``/stream/{fileId}?exp=…&uid=…&sig=…`` instead. The signature
@@ -11,6 +11,10 @@ little. A signature binds the *user*, not the credential that asked for it: revo
 or signing out does not kill URLs already issued (they lapse within the lifetime), while
 disabling the user does, because the stream route loads the user on every request. Deleting the
 key file (``<data dir>/keys/stream-signing.key``) invalidates every URL at once.
+
+Image URLs (``/images/{id}?exp&uid&pid&sig``) are signed the same way, under their own domain,
+over the image, the user *and the profile*, so that an ``<img>`` tag (which sends no header)
+fetches a poster with the profile's own limits.
 
 The secret is 256 random bits in a file created 0600 on first use; creation is atomic
 (``mkstemp`` + ``link``), so concurrent first starts agree on one key. Every rejection raises
@@ -28,7 +32,7 @@ import re
 import secrets
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -36,8 +40,11 @@ from infra.errors import Forbidden
 
 __all__ = [
     "DEFAULT_STREAM_URL_LIFETIME_SECONDS",
+    "IMAGE_URL_BUCKET_SECONDS",
+    "IMAGE_URL_LIFETIME_SECONDS",
     "StreamSigner",
     "StreamSigningKeyError",
+    "image_expiry",
 ]
 
 DEFAULT_STREAM_URL_LIFETIME_SECONDS = 6 * 60 * 60
@@ -45,6 +52,12 @@ KEY_BYTES = 32
 SAFE_MESSAGE = "Invalid or expired stream signature"
 _DOMAIN = b"revenge-stream-v1"
 HLS_DOMAIN = b"revenge-hls-v1"
+IMAGE_DOMAIN = b"revenge-image-v1"
+# Image URLs: at most six hours, at least five; every URL signed in one hour has the same
+# expiry, so a page shown again within the hour names the same URLs and the browser's cache
+# answers them.
+IMAGE_URL_LIFETIME_SECONDS = 6 * 60 * 60
+IMAGE_URL_BUCKET_SECONDS = 60 * 60
 _EXPIRY = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"[A-Za-z0-9_-]{43}")
 
@@ -59,6 +72,29 @@ def _refuse(reason: str) -> Forbidden:
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def image_expiry(
+    now: float,
+    lifetime: int = IMAGE_URL_LIFETIME_SECONDS,
+    bucket: int = IMAGE_URL_BUCKET_SECONDS,
+) -> int:
+    """The expiry of an image URL signed at ``now``: the start of ``now``'s bucket plus the
+    lifetime, the same for the whole bucket."""
+    return int(now) // bucket * bucket + lifetime
+
+
+def _canonical_id(value: object, what: str) -> str:
+    """``value`` if it is a UUID spelled canonically; else a refusal naming ``what``."""
+    if not isinstance(value, str) or len(value) != 36:
+        raise _refuse(f"malformed {what}")
+    try:
+        canonical = str(uuid.UUID(value))
+    except ValueError:
+        raise _refuse(f"malformed {what}") from None
+    if canonical != value:
+        raise _refuse(f"malformed {what}")
+    return canonical
 
 
 class StreamSigner:
@@ -128,6 +164,61 @@ class StreamSigner:
     def hls_path(self, session_id: uuid.UUID, user_id: str, expires_at: int) -> str:
         """``/hls/{session_id}/master.m3u8?exp=…&uid=…&sig=…``."""
         return f"/hls/{session_id}/master.m3u8?{self.sign_hls(session_id, user_id, expires_at)}"
+
+    def sign_image(
+        self, image_id: uuid.UUID, user_id: str, profile_id: str | None, expires_at: int
+    ) -> str:
+        """The query string ``exp=…&uid=…[&pid=…]&sig=…`` of a catalog image for one user's
+        profile (the route applies that profile's limits): a kids profile's URL never shows
+        what the profile may not see, and a parent's URL is not a kid's."""
+        return self.image_signer(user_id, profile_id, expires_at)(str(image_id))
+
+    def image_signer(
+        self, user_id: str, profile_id: str | None, expires_at: int
+    ) -> Callable[[str], str]:
+        """``sign_image`` for the images of one principal and expiry (a page of posters), by
+        canonical image id: the shared part of the message is hashed once."""
+        user = str(uuid.UUID(user_id))
+        profile = str(uuid.UUID(profile_id)) if profile_id else ""
+        shared = self._image_mac_prefix(user, profile, int(expires_at))
+        head = f"exp={int(expires_at)}&uid={user}" + (f"&pid={profile}" if profile else "")
+
+        def sign(image_id: str) -> str:
+            mac = shared.copy()
+            mac.update(image_id.encode())
+            return f"{head}&sig={_b64(mac.digest())}"
+
+        return sign
+
+    def verify_image(
+        self, image_id: uuid.UUID, params: Mapping[str, str], now: float
+    ) -> tuple[str, str | None]:
+        """(user id, profile id or None) an image URL was signed for; ``Forbidden`` when
+        expired, tampered, signed for another image, or malformed."""
+        expiry, signature = params.get("exp"), params.get("sig")
+        if not isinstance(expiry, str) or not _EXPIRY.fullmatch(expiry):
+            raise _refuse("malformed expiry")
+        if not isinstance(signature, str) or not _SIGNATURE.fullmatch(signature):
+            raise _refuse("malformed signature")
+        user = _canonical_id(params.get("uid"), "user")
+        profile = params.get("pid")
+        profile = "" if profile is None else _canonical_id(profile, "profile")
+        expected = _b64(self._image_mac(image_id, user, profile, int(expiry)))
+        if not hmac.compare_digest(signature.encode("ascii"), expected.encode("ascii")):
+            raise _refuse("bad signature")
+        if now >= int(expiry):
+            raise _refuse("expired")
+        return user, profile or None
+
+    def _image_mac_prefix(self, user: str, profile: str, expires_at: int) -> hmac.HMAC:
+        # The image id comes last, so a page's signatures share the hashed prefix.
+        parts = [IMAGE_DOMAIN, user.encode(), profile.encode(), str(expires_at).encode(), b""]
+        return hmac.new(self._secret, b"\x00".join(parts), hashlib.sha256)
+
+    def _image_mac(self, image_id: uuid.UUID, user: str, profile: str, expires_at: int) -> bytes:
+        mac = self._image_mac_prefix(user, profile, expires_at)
+        mac.update(str(image_id).encode())
+        return mac.digest()
 
     def verify_hls(self, session_id: uuid.UUID, params: Mapping[str, str], now: float) -> str:
         """``verify_stream`` for an HLS signature."""

@@ -15,7 +15,12 @@ from infra.authz.principal import Principal
 from infra.errors import Unauthenticated
 from infra.tokens import AccessClaims, hash_token
 
-__all__ = ["principal_for_access_token", "principal_for_api_key", "stream_principal"]
+__all__ = [
+    "principal_for_access_token",
+    "principal_for_api_key",
+    "profile_principal",
+    "stream_principal",
+]
 
 
 def _profile_fields(row: asyncpg.Record) -> dict[str, object]:
@@ -98,10 +103,25 @@ async def stream_principal(pool: asyncpg.Pool, user_id: str) -> Principal | None
     profile's limits when it signed); this re-check makes disabling a user or revoking a library
     grant take effect at once.
     """
+    return await profile_principal(pool, user_id, None)
+
+
+async def profile_principal(
+    pool: asyncpg.Pool, user_id: str, profile_id: str | None
+) -> Principal | None:
+    """Who a signed URL bound to a profile speaks for (images, HLS sessions): the account's
+    roles and grants with that profile's limits as they are now, with read access to the
+    catalog only; None when the user is gone or disabled, or the profile is no longer theirs.
+    Without a profile: the account alone (``stream_principal``)."""
     row = await pool.fetchrow(
-        "SELECT roles FROM users WHERE id = $1 AND NOT is_disabled", uuid.UUID(user_id)
+        "SELECT u.roles, p.id AS profile_id, p.is_kids, p.max_rating, p.allow_unrated, "
+        "p.blocked_tags, p.allowed_tags, p.library_ids FROM users u "
+        "LEFT JOIN profiles p ON p.id = $2 AND p.user_id = u.id "
+        "WHERE u.id = $1 AND NOT u.is_disabled",
+        uuid.UUID(user_id),
+        uuid.UUID(profile_id) if profile_id else None,
     )
-    if row is None:
+    if row is None or (profile_id is not None and row["profile_id"] is None):
         return None
     return Principal(
         user_id=user_id,
@@ -109,4 +129,5 @@ async def stream_principal(pool: asyncpg.Pool, user_id: str) -> Principal | None
         scopes=frozenset({"catalog:read"}),
         # "jwt" is the nearest method: a signed URL stands for an interactive session's request.
         auth_method="jwt",
+        **_profile_fields(row),  # type: ignore[arg-type]
     )

@@ -11,6 +11,7 @@ import strawberry
 from strawberry import Private
 
 from loaders.context import Context
+from resolvers.catalog.image_files import image_url
 from resolvers.catalog.items import ItemPage, list_children
 from resolvers.catalog.scans import FINISHED_SCAN_STATUSES
 from subgraphs.catalog.enums import ImageType, LibraryKind, MediaKind, ScanStatus, StreamType
@@ -202,9 +203,12 @@ class Image:
         )
 
     @strawberry.field
-    def url(self) -> str:
-        """Where the image's bytes are served (a REST route)."""
-        return f"/images/{self.id}"
+    def url(self, info: Info) -> str:
+        """Where the image's bytes are served: a URL signed for the caller's profile (an
+        `<img>` tag sends no credentials), valid for at least five hours and the same for an
+        hour, so browsers keep their cached copy."""
+        services = info.context.services
+        return image_url(self.id, info.context.principal, services.get("stream_signer"))
 
 
 @strawberry.type

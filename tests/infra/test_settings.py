@@ -15,6 +15,7 @@ def test_defaults_when_nothing_is_set(tmp_path: Path) -> None:
     assert settings.cache_url is None
     assert settings.log_format == "text"
     assert settings.data_dir == str(tmp_path.resolve())
+    assert (settings.metrics_enabled, settings.metrics_token) == (False, None)
 
 
 def test_environment_overrides_yaml_which_overrides_defaults(tmp_path: Path) -> None:
@@ -40,6 +41,18 @@ def test_environment_overrides_yaml_which_overrides_defaults(tmp_path: Path) -> 
         ({"REVENGE_DATABASE_URL": "mysql://x"}, "REVENGE_DATABASE_URL: must be a URL starting"),
         ({"REVENGE_DATABASE_POOL_MAX_CONNS": "0"}, "REVENGE_DATABASE_POOL_MAX_CONNS: must be"),
         ({"REVENGE_SERVR_PORT": "1"}, "REVENGE_SERVR_PORT: unknown setting"),
+        (
+            {"REVENGE_METRICS_ENABLED": "true"},
+            "REVENGE_METRICS_TOKEN: must be set when metrics are enabled",
+        ),
+        (
+            {"REVENGE_METRICS_ENABLED": "true", "REVENGE_METRICS_TOKEN": "short"},
+            "REVENGE_METRICS_TOKEN: must be at least 16 printable ASCII characters",
+        ),
+        (
+            {"REVENGE_METRICS_TOKEN": "a token with spaces in it"},
+            "REVENGE_METRICS_TOKEN: must be at least 16 printable ASCII characters",
+        ),
     ],
 )
 def test_a_bad_value_names_the_key_in_one_line(environ: dict[str, str], message: str) -> None:
@@ -95,3 +108,10 @@ def test_playback_settings_from_yaml_and_their_cross_checks(tmp_path: Path) -> N
         load_settings({**base, "REVENGE_PLAYBACK_HEARTBEAT_FLUSH_SECONDS": "11"})
     with pytest.raises(SettingsError, match=r"^REVENGE_PLAYBACK_MAX_STREAMS_PER_USER: must be"):
         load_settings({**base, "REVENGE_PLAYBACK_MAX_STREAMS_PER_USER": "-1"})
+
+
+def test_metrics_from_yaml(tmp_path: Path) -> None:
+    config = tmp_path / "revenge.yaml"
+    config.write_text("metrics:\n  enabled: true\n  token: prometheus-0123456789\n")
+    settings = load_settings({"REVENGE_CONFIG": str(config), "REVENGE_DATA_DIR": str(tmp_path)})
+    assert (settings.metrics_enabled, settings.metrics_token) == (True, "prometheus-0123456789")

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import datetime
+import time
 import uuid
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from infra.authz.principal import Principal
+from infra.signing import StreamSigner
 from subgraphs.catalog.schema import schema
 from tests.subgraphs.catalog.conftest import Execute, error_codes, make_context
 from tests.support.catalog_rows import (
@@ -436,3 +439,32 @@ async def test_entities_resolve_through_one_batched_lookup(
     assert [e["title"] for e in entities[:25]] == [f"Movie {n}" for n in range(25)]
     assert entities[25:] == [None, None, {"name": "Movies"}]
     assert sorted(s.split()[3] for s in counting.statements) == ["libraries", "media_items"]
+
+
+async def test_image_urls_are_signed_for_the_callers_profile(
+    execute: Execute, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    library_id = await insert_library(pool)
+    item = await insert_item(pool, library_id, "Heat")
+    image_id = await insert_image(pool, item, "poster", "/movies/Heat/poster.jpg")
+    signer = StreamSigner(b"s" * 32)
+    viewer = Principal(
+        user_id="0190a7c2-0000-7000-8000-00000000000a",
+        profile_id="0190a7c2-0000-7000-8000-00000000000b",
+        scopes=frozenset({"catalog:read"}),
+        auth_method="jwt",
+    )
+    context = make_context(pool, tmp_path, principal=viewer, stream_signer=signer)
+
+    result = await execute("query ($id: ID!) { item(id: $id) { images { url } } }",
+                           context, id=str(item))  # fmt: skip
+
+    assert result.errors is None
+    url = result.data["item"]["images"][0]["url"]
+    path, _, query = url.partition("?")
+    assert path == f"/images/{image_id}"
+    params = dict(part.split("=", 1) for part in query.split("&"))
+    assert signer.verify_image(image_id, params, time.time()) == (
+        viewer.user_id,
+        viewer.profile_id,
+    )
