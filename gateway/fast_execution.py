@@ -48,10 +48,11 @@ Complete = Callable[[Any, Path], Any]
 
 
 class _GiveUp(Exception):
-    """The compiled path cannot finish this field; graphql-core will."""
+    """The compiled path cannot finish this field; graphql-core will.
 
-
-_GIVE_UP = _GiveUp()
+    Raised as a fresh instance every time: one shared instance would gather every raise's
+    frames in its ``__traceback__`` and keep each request's executor and results alive.
+    """
 
 
 class FastExecutor(ExecutorThrowingOnIncremental):
@@ -114,7 +115,7 @@ class FastExecutor(ExecutorThrowingOnIncremental):
                     try:
                         value = getattr(source, attribute)
                     except Exception:
-                        raise _GIVE_UP from None
+                        raise _GiveUp from None
                     return complete(value, path)  # a leaf never uses its path
 
                 return read_leaf
@@ -123,7 +124,7 @@ class FastExecutor(ExecutorThrowingOnIncremental):
                 try:
                     value = getattr(source, attribute)
                 except Exception:
-                    raise _GIVE_UP from None
+                    raise _GiveUp from None
                 return complete(value, path.add_key(key, parent_type.name))
 
             return read
@@ -140,10 +141,10 @@ class FastExecutor(ExecutorThrowingOnIncremental):
                 else {}
             )
         except Exception:
-            raise _GIVE_UP from None
+            raise _GiveUp from None
         resolve = field_def.resolve
         if resolve is None or not getattr(resolve, SYNC_RESOLVER, False):
-            raise _GIVE_UP
+            raise _GiveUp
         nodes = [details.node for details in field_details_list]
 
         def call(source: Any, path: Path) -> Any:
@@ -152,11 +153,11 @@ class FastExecutor(ExecutorThrowingOnIncremental):
             try:
                 value = resolve(source, info, **args)
             except Exception:
-                raise _GIVE_UP from None
+                raise _GiveUp from None
             if self.is_awaitable(value):
                 if inspect.iscoroutine(value):
                     value.close()  # not started: a sync resolver deferring to a loader
-                raise _GIVE_UP
+                raise _GiveUp
             return complete(value, field_path)
 
         return call
@@ -167,10 +168,10 @@ class FastExecutor(ExecutorThrowingOnIncremental):
 
             def non_null(value: Any, path: Path) -> Any:
                 if value is None:
-                    raise _GIVE_UP
+                    raise _GiveUp
                 completed = inner(value, path)
                 if completed is None:
-                    raise _GIVE_UP
+                    raise _GiveUp
                 return completed
 
             return non_null
@@ -181,7 +182,7 @@ class FastExecutor(ExecutorThrowingOnIncremental):
                 if value is None:
                     return None
                 if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
-                    raise _GIVE_UP
+                    raise _GiveUp
                 return [item(entry, path.add_key(index)) for index, entry in enumerate(value)]
 
             return list_of
@@ -194,15 +195,15 @@ class FastExecutor(ExecutorThrowingOnIncremental):
                 try:
                     serialized = serialize(value)
                 except Exception:
-                    raise _GIVE_UP from None
+                    raise _GiveUp from None
                 if serialized is None or serialized is Undefined:
-                    raise _GIVE_UP
+                    raise _GiveUp
                 return serialized
 
             return leaf
         if isinstance(type_, GraphQLObjectType) and type_.is_type_of is None:
             return self._object(type_, field_details_list)
-        raise _GIVE_UP  # abstract types and checked object types take the regular path
+        raise _GiveUp  # abstract types and checked object types take the regular path
 
     def _object(self, object_type: GraphQLObjectType, field_details_list: Any) -> Complete:
         state: dict[str, Any] = {}
@@ -210,7 +211,7 @@ class FastExecutor(ExecutorThrowingOnIncremental):
         def compile_fields() -> list[tuple[str, Complete | None]]:
             grouped, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
             if new_defer_usages:
-                raise _GIVE_UP
+                raise _GiveUp
             compiled: list[tuple[str, Complete | None]] = []
             for response_key, details in grouped.items():
                 name = details[0].node.name.value
@@ -219,7 +220,7 @@ class FastExecutor(ExecutorThrowingOnIncremental):
                     continue
                 field_def = object_type.fields.get(name)
                 if field_def is None:
-                    raise _GIVE_UP
+                    raise _GiveUp
                 compiled.append((response_key, self._field(object_type, field_def, details)))
             return compiled
 
@@ -229,7 +230,7 @@ class FastExecutor(ExecutorThrowingOnIncremental):
             fields = state.get("fields")
             if fields is None:  # compiled on first use: types may refer to themselves
                 if state.get("failed"):
-                    raise _GIVE_UP
+                    raise _GiveUp
                 try:
                     fields = state["fields"] = compile_fields()
                 except _GiveUp:

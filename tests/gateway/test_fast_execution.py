@@ -160,3 +160,25 @@ async def test_plain_sub_trees_really_take_the_compiled_path(
     calls.clear()
     await run("{ branches { leaves { name later } } }", FastExecutor)
     assert "Leaf.later" in calls  # an async resolver goes to graphql-core
+
+
+async def test_finished_requests_are_not_kept_alive_by_the_give_up_path() -> None:
+    # Every document here gives up on part of its tree (an async resolver, a union, an error).
+    # A give-up must not keep the request's executor (and with it its results) alive afterwards.
+    import gc
+    import weakref
+
+    executors: list[weakref.ref[Any]] = []
+
+    class Tracked(FastExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            executors.append(weakref.ref(self))
+
+    for _ in range(50):
+        for document in DOCUMENTS[3:8]:
+            await run(document, Tracked)
+    gc.collect()
+    alive = [ref for ref in executors if ref() is not None]
+    assert len(executors) == 250
+    assert alive == []
