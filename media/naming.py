@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-import babelfish  # comes with guessit
+import babelfish
 
 __all__ = [
     "AUDIO_EXTENSIONS",

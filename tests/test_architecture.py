@@ -91,3 +91,28 @@ def test_docker_compose_has_postgres_redis_gateway_and_worker() -> None:
     gateway_env = services["gateway"]["environment"]
     assert gateway_env["REVENGE_DATABASE_URL"].startswith("postgresql://")
     assert gateway_env["REVENGE_CACHE_URL"].startswith("redis://")
+
+
+def test_every_declared_dependency_is_imported() -> None:
+    """A package in ``project.dependencies`` that no module imports is dead weight in the lock."""
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    from packaging.requirements import Requirement
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = {Requirement(spec).name.lower().replace("_", "-") for spec in declared["dependencies"]}
+    imported: set[str] = set()
+    for room in ROOMS:
+        for path in (ROOT / room).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    imported.update(alias.name.split(".")[0] for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    imported.add(node.module.split(".")[0])
+    providers = packages_distributions()
+    used = {
+        dist.lower().replace("_", "-") for module in imported for dist in providers.get(module, [])
+    }
+    assert sorted(wanted - used) == []
