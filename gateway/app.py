@@ -116,6 +116,7 @@ def create_app(
             composed_schema().schema,
             max_depth=settings.graphql_max_depth,
             max_tokens=settings.graphql_max_tokens,
+            max_fields=settings.graphql_max_fields,
         ).check
     )
 
@@ -245,6 +246,7 @@ def create_app(
             dev_mode=settings.dev_mode,
             max_depth=settings.graphql_max_depth,
             max_tokens=settings.graphql_max_tokens,
+            max_fields=settings.graphql_max_fields,
             max_connections_per_user=settings.graphql_ws_max_connections_per_user,
             connection_slots=connection_slots,
             recheck_seconds=settings.graphql_ws_recheck_seconds,

@@ -25,15 +25,10 @@ import structlog
 from graphql import (
     DocumentNode,
     ExecutionResult,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
-    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
     Source,
     TokenKind,
     execute,
@@ -48,6 +43,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from gateway.document_limits import MAX_JSON_DEPTH, json_depth_exceeds, measure
 from gateway.fast_execution import FastExecutor
 from gateway.persisted_queries import (
     PersistedQueries,
@@ -133,11 +129,13 @@ class GraphQLService:
         *,
         max_depth: int = 15,
         max_tokens: int = 2000,
+        max_fields: int = 5000,
         cache_size: int = 512,
     ) -> None:
         self.schema = schema
         self.max_depth = max_depth
         self.max_tokens = max_tokens
+        self.max_fields = max_fields
         self._documents = _LRU(cache_size)  # document text -> DocumentNode
         self._validated = _LRU(cache_size)  # document text -> () or RequestError (same schema)
         # (hash or text, operation name) -> (document, operation): a persisted document's hash
@@ -212,15 +210,23 @@ class GraphQLService:
         return document
 
     def _validate(self, document: DocumentNode) -> RequestError | None:
+        # Sizes first, in linear time: validation and execution only ever see documents
+        # whose expansion is bounded.
+        size = measure(document)
+        if size.depth > self.max_depth:
+            return RequestError(
+                f"The query is {size.depth} levels deep; the limit is {self.max_depth}.",
+                "QUERY_TOO_COMPLEX",
+            )
+        if size.fields > self.max_fields:
+            return RequestError(
+                f"The query selects more than {self.max_fields} fields once its fragments"
+                " are expanded.",
+                "QUERY_TOO_COMPLEX",
+            )
         errors = validate(self.schema, document)
         if errors:
             return RequestError(errors[0].message, "GRAPHQL_VALIDATION_FAILED", errors=list(errors))
-        depth = _depth(document)
-        if depth > self.max_depth:
-            return RequestError(
-                f"The query is {depth} levels deep; the limit is {self.max_depth}.",
-                "QUERY_TOO_COMPLEX",
-            )
         return None
 
     async def execute(
@@ -296,40 +302,6 @@ def _count_tokens(query: str, limit: int) -> int:
     return count
 
 
-def _depth(document: DocumentNode) -> int:
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-
-    def depth(selection_set: SelectionSetNode | None, seen: frozenset[str]) -> int:
-        if selection_set is None:
-            return 0
-        deepest = 0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                nested = 1 + depth(selection.selection_set, seen) if selection.selection_set else 1
-            elif isinstance(selection, InlineFragmentNode):
-                nested = depth(selection.selection_set, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in seen or name not in fragments:
-                    continue
-                nested = depth(fragments[name].selection_set, seen | {name})
-            else:  # pragma: no cover - graphql-core has no other selection kinds
-                continue
-            deepest = max(deepest, nested)
-        return deepest
-
-    return max(
-        (
-            depth(d.selection_set, frozenset())
-            for d in document.definitions
-            if isinstance(d, OperationDefinitionNode)
-        ),
-        default=0,
-    )
-
-
 # --- HTTP ------------------------------------------------------------------------------
 
 
@@ -371,6 +343,7 @@ def _negotiate(accept: str | None) -> str | None:
     return best[2] if best else None
 
 
+_TOO_NESTED = f"The {{}} nests arrays and objects more than {MAX_JSON_DEPTH} deep."
 _AUTH_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "RATE_LIMITED": 429}
 
 
@@ -490,8 +463,10 @@ class GraphQLHTTPEndpoint:
                 if raw.get(name):
                     try:
                         raw[name] = json.loads(raw[name])
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         raise _Malformed(f"The {name} parameter is not valid JSON.") from None
+                    if json_depth_exceeds(raw[name]):
+                        raise _Malformed(_TOO_NESTED.format(f"{name} parameter"))
         else:
             raw = await self._json_body(request)
         query = raw.get("query")
@@ -553,8 +528,12 @@ class GraphQLHTTPEndpoint:
             raise _Malformed("The request body is empty.")
         try:
             parsed = json.loads(body.decode("utf-8"))
+        except RecursionError:  # the decoder's own guard against deep nesting
+            raise _Malformed(_TOO_NESTED.format("request body")) from None
         except (UnicodeDecodeError, ValueError):
             raise _Malformed("The request body is not valid JSON.") from None
+        if json_depth_exceeds(parsed):
+            raise _Malformed(_TOO_NESTED.format("request body"))
         if not isinstance(parsed, dict):
             raise _Malformed("The request body must be a JSON object.")
         return parsed
@@ -571,6 +550,7 @@ def graphql_routes(
     dev_mode: bool,
     max_depth: int = 15,
     max_tokens: int = 2000,
+    max_fields: int = 5000,
     max_body_bytes: int = 1_000_000,
     allowed_origins: tuple[str, ...] = (),
     connection_init_timeout: float = 10.0,
@@ -590,7 +570,9 @@ def graphql_routes(
     from gateway.graphql_ws import GraphQLTransportWS
 
     schema = composed if isinstance(composed, GraphQLSchema) else composed.schema
-    service = GraphQLService(schema, max_depth=max_depth, max_tokens=max_tokens)
+    service = GraphQLService(
+        schema, max_depth=max_depth, max_tokens=max_tokens, max_fields=max_fields
+    )
     persisted = persisted if persisted is not None else PersistedQueries()
     http = GraphQLHTTPEndpoint(
         service,

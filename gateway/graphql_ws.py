@@ -21,6 +21,7 @@ import structlog
 from graphql import GraphQLError, OperationType
 from starlette.websockets import WebSocket, WebSocketState
 
+from gateway.document_limits import json_depth_exceeds
 from gateway.graphql_http import ContextFactory, GraphQLService, RequestError
 from gateway.persisted_queries import (
     PersistedQueries,
@@ -192,7 +193,9 @@ class _Connection:
     async def _handle(self, text: str, timers: list[asyncio.Task[None]]) -> None:
         try:
             message = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: the decoder's nesting guard
+            message = None
+        if json_depth_exceeds(message):
             message = None
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             await self.close(4400, "Invalid message received")

@@ -47,6 +47,7 @@ class Settings:
     probe_timeout_seconds: float = 30.0
     graphql_max_depth: int = 15
     graphql_max_tokens: int = 5000
+    graphql_max_fields: int = 5000
     graphql_ws_max_connections_per_user: int = 20
     # Playback: resume rules, heartbeat coalescing, stream limits and session leases.
     playback_min_resume_percent: float = 5.0
@@ -227,6 +228,11 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
         "REVENGE_GRAPHQL_MAX_TOKENS",
         "graphql.max_tokens",
         _as_int(50, 1_000_000),
+    ),
+    "graphql_max_fields": (
+        "REVENGE_GRAPHQL_MAX_FIELDS",
+        "graphql.max_fields",
+        _as_int(10, 1_000_000),
     ),
     "graphql_ws_max_connections_per_user": (
         "REVENGE_GRAPHQL_WS_MAX_CONNECTIONS_PER_USER",
