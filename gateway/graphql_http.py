@@ -560,6 +560,9 @@ def graphql_routes(
     recheck_seconds: float = 60.0,
     persisted: PersistedQueries | None = None,
     path: str = "/graphql",
+    ws_max_operations: int = 100,
+    ws_max_pending: int = 2000,
+    ws_max_pending_per_address: int = 32,
 ) -> list[BaseRoute]:
     """``GET``/``POST`` and the graphql-transport-ws WebSocket, both at ``path``.
 
@@ -591,6 +594,9 @@ def graphql_routes(
         connection_slots=connection_slots,
         recheck_seconds=recheck_seconds,
         persisted=persisted,
+        max_operations=ws_max_operations,
+        max_pending=ws_max_pending,
+        max_pending_per_address=ws_max_pending_per_address,
     )
     return [
         Route(path, http, methods=["GET", "POST"]),

@@ -32,11 +32,13 @@ from infra.bus import SubscriberTooSlow
 from infra.connection_slots import ConnectionSlots, InProcessConnectionSlots
 from infra.errors import Forbidden, RevengeError, Unauthenticated
 
-__all__ = ["PROTOCOL", "SUBSCRIBER_TOO_SLOW", "GraphQLTransportWS"]
+__all__ = ["MESSAGE_TOO_BIG", "PROTOCOL", "SUBSCRIBER_TOO_SLOW", "GraphQLTransportWS"]
 
 PROTOCOL = "graphql-transport-ws"
 # RFC 6455 1013 "Try Again Later": the server shed this connection to protect itself.
 SUBSCRIBER_TOO_SLOW = 1013
+# RFC 6455 1009 "Message Too Big".
+MESSAGE_TOO_BIG = 1009
 logger = structlog.get_logger()
 
 
@@ -55,8 +57,22 @@ class GraphQLTransportWS:
         connection_slots: ConnectionSlots | None = None,
         recheck_seconds: float = 60.0,
         persisted: PersistedQueries | None = None,
+        max_operations: int = 100,
+        max_pending: int = 2000,
+        max_pending_per_address: int = 32,
+        max_message_bytes: int = 1024 * 1024,
     ) -> None:
         self.service = service
+        # Operations running at once on one socket; one more is answered RATE_LIMITED.
+        self.max_operations = max_operations
+        # Sockets still waiting for connection_init, overall and per client address (0: no
+        # limit): one more is closed at once with 4429, before it can sit out the timeout.
+        self.max_pending = max_pending
+        self.max_pending_per_address = max_pending_per_address
+        self.pending = 0
+        self.pending_by_address: dict[str, int] = {}
+        # A longer message closes the socket with 1009.
+        self.max_message_bytes = max_message_bytes
         # Hashed documents (APQ, trusted documents): the same rules as over HTTP.
         self.persisted = persisted if persisted is not None else PersistedQueries()
         self.context_factory = context_factory
@@ -83,6 +99,23 @@ class GraphQLTransportWS:
         host = websocket.headers.get("host", "")
         return urlsplit(origin).netloc.lower() == host.lower() and host != ""
 
+    def wait_for_init(self, address: str) -> bool:
+        """Count a socket awaiting connection_init; False (not counted) when over a cap."""
+        per_address = self.pending_by_address.get(address, 0)
+        if (self.max_pending and self.pending >= self.max_pending) or (
+            self.max_pending_per_address and per_address >= self.max_pending_per_address
+        ):
+            return False
+        self.pending += 1
+        self.pending_by_address[address] = per_address + 1
+        return True
+
+    def init_done(self, address: str) -> None:
+        self.pending -= 1
+        left = self.pending_by_address.pop(address) - 1
+        if left:
+            self.pending_by_address[address] = left
+
 
 class _Connection:
     def __init__(self, endpoint: GraphQLTransportWS, websocket: WebSocket) -> None:
@@ -95,6 +128,9 @@ class _Connection:
         self.closed = False
         self.send_lock = asyncio.Lock()
         self.slot: tuple[str, str] | None = None  # (user, token) of the place this socket holds
+        client = websocket.client
+        self.address = client.host if client else ""
+        self.pending = False  # counted among the sockets awaiting connection_init
 
     async def run(self) -> None:
         websocket = self.websocket
@@ -106,6 +142,10 @@ class _Connection:
             await self.close(4406, "Subprotocol not acceptable")
             return
         await websocket.accept(subprotocol=PROTOCOL)
+        if not self.endpoint.wait_for_init(self.address):
+            await self.close(4429, "Too many connections awaiting initialisation")
+            return
+        self.pending = True
         timers = [asyncio.create_task(self._init_timeout())]
         try:
             while not self.closed:
@@ -116,14 +156,24 @@ class _Connection:
                 if text is None:
                     await self.close(4400, "Binary messages are not supported")
                     break
+                if _too_big(text, self.endpoint.max_message_bytes):
+                    await self.close(MESSAGE_TOO_BIG, "Message too big")
+                    break
                 await self._handle(text, timers)
         finally:
+            self._initialised()
             self.closed = True
             tasks = [*timers, *self.operations.values()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._give_back_slot()
+
+    def _initialised(self) -> None:
+        """The socket no longer awaits connection_init (it sent one, or it is gone)."""
+        if self.pending:
+            self.pending = False
+            self.endpoint.init_done(self.address)
 
     async def _init_timeout(self) -> None:
         await asyncio.sleep(self.endpoint.connection_init_timeout)
@@ -210,6 +260,7 @@ class _Connection:
                 await self.close(4400, "Invalid connection_init payload")
                 return
             self.init_received = True
+            self._initialised()
             self.connection_params = payload
             if not await self._count_user(timers):
                 return
@@ -250,6 +301,14 @@ class _Connection:
             return
         if operation_id in self.operations:
             await self.close(4409, f"Subscriber for {operation_id} already exists")
+            return
+        limit = self.endpoint.max_operations
+        if limit and len(self.operations) >= limit:
+            refusal = {
+                "message": f"At most {limit} operations may run at once on one connection.",
+                "extensions": {"code": "RATE_LIMITED"},
+            }
+            await self.send({"id": operation_id, "type": "error", "payload": [refusal]})
             return
         self.operations[operation_id] = asyncio.create_task(self._operate(operation_id, payload))
 
@@ -361,6 +420,13 @@ class _Connection:
             if self.websocket.application_state is not WebSocketState.DISCONNECTED:
                 with contextlib.suppress(Exception):
                     await self.websocket.close(code=code, reason=reason)
+
+
+def _too_big(text: str, limit: int) -> bool:
+    """Whether ``text`` is over ``limit`` bytes in UTF-8 (encoded only when it could be)."""
+    if len(text) > limit:
+        return True
+    return len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
 
 
 def _too_slow(error: BaseException) -> bool:

@@ -49,6 +49,9 @@ class Settings:
     graphql_max_tokens: int = 5000
     graphql_max_fields: int = 5000
     graphql_ws_max_connections_per_user: int = 20
+    graphql_ws_max_operations: int = 100
+    graphql_ws_max_pending: int = 2000
+    graphql_ws_max_pending_per_address: int = 32
     # Playback: resume rules, heartbeat coalescing, stream limits and session leases.
     playback_min_resume_percent: float = 5.0
     playback_played_percent: float = 90.0
@@ -238,6 +241,21 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
         "REVENGE_GRAPHQL_WS_MAX_CONNECTIONS_PER_USER",
         "graphql.ws_max_connections_per_user",
         _as_int(0, 100_000),
+    ),
+    "graphql_ws_max_operations": (
+        "REVENGE_GRAPHQL_WS_MAX_OPERATIONS",
+        "graphql.ws_max_operations",
+        _as_int(0, 100_000),
+    ),
+    "graphql_ws_max_pending": (
+        "REVENGE_GRAPHQL_WS_MAX_PENDING",
+        "graphql.ws_max_pending",
+        _as_int(0, 1_000_000),
+    ),
+    "graphql_ws_max_pending_per_address": (
+        "REVENGE_GRAPHQL_WS_MAX_PENDING_PER_ADDRESS",
+        "graphql.ws_max_pending_per_address",
+        _as_int(0, 1_000_000),
     ),
     "playback_min_resume_percent": (
         "REVENGE_PLAYBACK_MIN_RESUME_PERCENT",
