@@ -45,6 +45,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gateway.document_limits import MAX_JSON_DEPTH, json_depth_exceeds, measure
 from gateway.fast_execution import FastExecutor
+from gateway.input_checks import unstorable_text
 from gateway.persisted_queries import (
     PersistedQueries,
     PersistedQueryError,
@@ -180,6 +181,8 @@ class GraphQLService:
             found = (document, definition)
             self._operations.put(cache_key, found)
         document, definition = found
+        if problems := unstorable_text(document, variables):
+            raise RequestError(problems[0].message, "BAD_USER_INPUT", errors=problems)
         if definition.variable_definitions:
             coerced = get_variable_values(
                 self.schema, definition.variable_definitions, dict(variables or {}), max_errors=50

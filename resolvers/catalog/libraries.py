@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from infra.authz.service import VisibilityFilter
+from infra.names import is_display_name
 from loaders.visibility import EVERYTHING, library_condition, visibility_conditions
 
 __all__ = [
@@ -45,7 +46,7 @@ class LibraryProblem(Exception):
 
 def _clean_name(name: str) -> str:
     cleaned = " ".join(name.split())
-    if not cleaned or len(cleaned) > MAX_NAME_LENGTH or any(ord(ch) < 32 for ch in name):
+    if not cleaned or len(cleaned) > MAX_NAME_LENGTH or not is_display_name(name):
         raise LibraryProblem(
             "INVALID_NAME",
             f"a library name has 1 to {MAX_NAME_LENGTH} printable characters",

@@ -9,6 +9,7 @@ import asyncpg
 
 from infra.bus import EventBus
 from infra.errors import BadUserInput, Forbidden
+from infra.names import is_display_name
 from infra.passwords import hash_password_async
 from infra.server_events import publish_server_event
 from resolvers.user.audit import record_event
@@ -37,7 +38,7 @@ class NameTaken(BadUserInput):
 
 def validate_credentials(name: str, password: str) -> str:
     clean = name.strip()
-    if not clean or len(clean) > 64 or any(not c.isprintable() for c in clean):
+    if not clean or len(clean) > 64 or not is_display_name(clean):
         raise BadUserInput("a user name is 1 to 64 printable characters", field="name")
     if len(password) < MIN_PASSWORD_LENGTH or len(password) > 1024:
         raise BadUserInput(

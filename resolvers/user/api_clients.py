@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 
 from infra.errors import BadUserInput, NotFound
+from infra.names import is_display_name
 from resolvers.user.audit import record_event
 
 __all__ = [
@@ -135,8 +136,8 @@ async def create_api_client(
     pool: asyncpg.Pool, name: str, actor_user_id: uuid.UUID, *, client_address: str | None = None
 ) -> asyncpg.Record:
     clean = name.strip()
-    if not clean or len(clean) > 100:
-        raise BadUserInput("a client name is 1 to 100 characters", field="name")
+    if not clean or len(clean) > 100 or not is_display_name(clean):
+        raise BadUserInput("a client name is 1 to 100 printable characters", field="name")
     async with pool.acquire() as conn, conn.transaction():
         row: asyncpg.Record = await conn.fetchrow(
             "INSERT INTO api_clients (name, created_by) VALUES ($1, $2) RETURNING *",

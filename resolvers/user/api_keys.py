@@ -9,6 +9,7 @@ from datetime import datetime
 import asyncpg
 
 from infra.errors import BadUserInput, NotFound
+from infra.names import is_display_name
 from infra.tokens import new_api_key
 from resolvers.user.api_clients import validate_key_client
 from resolvers.user.audit import record_event
@@ -39,8 +40,8 @@ async def create_api_key(
     A key may belong to an API client; a persisted-only one runs only that client's registered
     documents (``resolvers.user.api_clients``)."""
     clean = name.strip()
-    if not clean or len(clean) > 100:
-        raise BadUserInput("an API key name is 1 to 100 characters", field="name")
+    if not clean or len(clean) > 100 or not is_display_name(clean):
+        raise BadUserInput("an API key name is 1 to 100 printable characters", field="name")
     unknown = sorted(set(scopes) - KNOWN_SCOPES)
     if unknown or not scopes:
         raise BadUserInput(f"unknown scopes: {', '.join(unknown) or 'none given'}", field="scopes")

@@ -18,6 +18,7 @@ import asyncpg
 from infra.authz.principal import Principal
 from infra.authz.ratings import RATING_RANKS, normalize_rating
 from infra.errors import BadUserInput, Forbidden, NotFound, RateLimited, Unauthenticated
+from infra.names import is_display_name
 from infra.passwords import hash_password_async, verify_password_async
 from infra.ratelimit import FailureLimiter
 from infra.tokens import ACCESS_TOKEN_TTL_SECONDS, KeyRing, issue_access_token
@@ -116,7 +117,7 @@ async def _columns(conn: asyncpg.Connection, changes: ProfileFields) -> dict[str
             columns[spec.name] = value
     if "name" in columns:
         name = str(columns["name"]).strip()
-        if not name or len(name) > 64 or not name.isprintable():
+        if not name or len(name) > 64 or not is_display_name(name):
             raise BadUserInput("a profile name is 1 to 64 printable characters", field="name")
         columns["name"] = name
     if columns.get("avatar_url") is not None:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from infra.errors import BadUserInput, NotFound
+from infra.names import is_display_name
 from infra.webhook_client import new_secret
 from resolvers.user.audit import record_event
 
@@ -81,7 +82,7 @@ def validate_url(url: str) -> str:
 
 def _validate_name(name: str) -> str:
     clean = name.strip()
-    if not 1 <= len(clean) <= 100 or not clean.isprintable():
+    if not 1 <= len(clean) <= 100 or not is_display_name(clean):
         raise BadUserInput("a webhook name is 1 to 100 printable characters", field="name")
     return clean
 

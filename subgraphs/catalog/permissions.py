@@ -10,7 +10,7 @@ from typing import Any
 from infra.authz.service import Resource, VisibilityFilter
 from infra.errors import Forbidden, Unauthenticated
 
-__all__ = ["require_admin", "require_reader"]
+__all__ = ["administers_libraries", "require_admin", "require_reader"]
 
 
 def require_reader(info: Any) -> VisibilityFilter:
@@ -23,6 +23,26 @@ def require_reader(info: Any) -> VisibilityFilter:
         raise Forbidden("this credential lacks the catalog:read scope")
     visibility: VisibilityFilter = info.context.loaders.catalog.visibility
     return visibility
+
+
+def administers_libraries(info: Any) -> bool:
+    """Whether the caller administers libraries (roles, grants and scopes; a kids profile never
+    does): the fields that describe the server rather than the catalog (root folders, scans)
+    answer null to anyone else. Decided once per request."""
+    state: dict[str, Any] = info.context.state
+    decided = state.get("catalog.administers_libraries")
+    if decided is None:
+        principal = info.context.principal
+        authz = info.context.services.get("authz")
+        decided = (
+            principal.is_authenticated
+            and authz is not None
+            and authz.can_without_policies(
+                principal, "write", Resource(kind="admin:libraries")
+            ).allowed
+        )
+        state["catalog.administers_libraries"] = decided
+    return bool(decided)
 
 
 async def require_admin(info: Any, area: str = "libraries") -> None:

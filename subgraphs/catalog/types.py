@@ -15,6 +15,7 @@ from resolvers.catalog.image_files import image_url
 from resolvers.catalog.items import ItemPage, list_children
 from resolvers.catalog.scans import FINISHED_SCAN_STATUSES
 from subgraphs.catalog.enums import ImageType, LibraryKind, MediaKind, ScanStatus, StreamType
+from subgraphs.catalog.permissions import administers_libraries
 from subgraphs.catalog.prefetch import batched
 
 __all__ = [
@@ -61,10 +62,10 @@ class Library:
     id: strawberry.ID
     name: str
     kind: LibraryKind
-    root_paths: list[str]
     last_scan_at: datetime.datetime | None
     created_at: datetime.datetime
     library_id: Private[uuid.UUID]
+    folders: Private[list[str]]
 
     @classmethod
     def from_row(cls, row: Any) -> Library:
@@ -72,10 +73,10 @@ class Library:
             id=strawberry.ID(str(row["id"])),
             name=row["name"],
             kind=LibraryKind(row["kind"]),
-            root_paths=list(row["root_paths"]),
             last_scan_at=row["last_scan_at"],
             created_at=row["created_at"],
             library_id=row["id"],
+            folders=list(row["root_paths"]),
         )
 
     @classmethod
@@ -95,7 +96,17 @@ class Library:
         return count
 
     @strawberry.field
+    def root_paths(self, info: Info) -> list[str] | None:
+        """The server folders the library is scanned from; null unless the caller administers
+        libraries."""
+        return self.folders if administers_libraries(info) else None
+
+    @strawberry.field
     async def latest_scan(self, info: Info) -> LibraryScan | None:
+        """The library's most recent scan, running or finished; null unless the caller
+        administers libraries (its counts and paths cover items the caller may not see)."""
+        if not administers_libraries(info):
+            return None
         row = await info.context.loaders.catalog.latest_scan_by_library_id.load(self.library_id)
         return LibraryScan.from_row(row) if row is not None else None
 

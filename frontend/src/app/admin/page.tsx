@@ -155,7 +155,7 @@ function AdminScreen() {
                   <div className="library-entry">
                     <strong>{library.name}</strong>
                     <span className="muted small">
-                      {library.kind.toLowerCase()} · {plural(library.itemCount, "item")} · {library.rootPaths.join(", ")}
+                      {library.kind.toLowerCase()} · {plural(library.itemCount, "item")} · {(library.rootPaths ?? []).join(", ")}
                     </span>
                   </div>
                   <button className="button button-small" onClick={() => void rescan(library.id, false)} disabled={Boolean(live)}>
