@@ -250,7 +250,7 @@ async def document_stage(
             document = await endpoint.persisted.resolve(
                 principal, params["query"], params["extensions"], params["documentId"]
             )
-            endpoint.service.prepare(
+            await endpoint.service.prepare(
                 document.text, params["operationName"], params["variables"], key=document.sha256
             )
 

@@ -18,26 +18,18 @@ import structlog
 from procrastinate import Blueprint
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import HTTPConnection
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.auth import (
-    authenticate,
     close_auth_services,
-    credentials_from,
     open_auth_services,
 )
-from gateway.graphql_http import GraphQLService, graphql_routes
+from gateway.graphql_edge import GraphQLEdge
 from gateway.health import health_routes
 from gateway.hls_routes import hls_routes, lookup_signed_hls
 from gateway.media_routes import SignedLookups, lookup_signed, media_routes
 from gateway.metrics_routes import metrics_routes
-from gateway.persisted_queries import (
-    REGISTRATION_POLICY,
-    PersistedQueries,
-    trusted_document_checker,
-)
 from gateway.remux_routes import remux_routes
 from gateway.schema import composed_schema
 from gateway.spa_routes import spa_routes
@@ -47,15 +39,10 @@ from gateway.transcoding import open_transcoding
 from gateway.trickplay_routes import trickplay_routes
 from gateway.webhooks import open_webhooks
 from infra.bus import EventBus, open_bus
-from infra.connection_slots import open_connection_slots
 from infra.database import Database, open_database
 from infra.jobs import open_job_queue, stop_worker
-from infra.keyvalue import open_keyvalue
 from infra.metrics import UNMATCHED, Metrics
-from infra.ratelimit import open_limiter
 from infra.settings import Settings
-from loaders import Loaders
-from loaders.context import Context
 from resolvers.catalog import scan_jobs, trickplay_jobs
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library
 from resolvers.catalog.scan_service import ScanService
@@ -109,16 +96,7 @@ def create_app(
     on_started: StartupHook | None = None,
 ) -> Starlette:
     """Build the app. ``database`` lets tests share one pool; otherwise the lifespan opens it."""
-    connection_slots = open_connection_slots(settings.cache_url)
-    persisted = PersistedQueries()
-    document_checker = trusted_document_checker(
-        GraphQLService(
-            composed_schema().schema,
-            max_depth=settings.graphql_max_depth,
-            max_tokens=settings.graphql_max_tokens,
-            max_fields=settings.graphql_max_fields,
-        ).check
-    )
+    edge = GraphQLEdge(settings, composed_schema().schema)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -165,13 +143,9 @@ def create_app(
             **transcoding.services(),
             **webhooks.services(),
             **auth_services,
-            "document_checker": document_checker,
+            "document_checker": edge.document_checker,
         }
-        persisted.attach(
-            db.pool,
-            open_keyvalue(settings.cache_url) if settings.cache_url else None,
-            open_limiter(settings.cache_url, REGISTRATION_POLICY),
-        )
+        edge.attach(db.pool)
         try:
             if settings.worker_in_process:
                 await scans.requeue_orphans()
@@ -209,52 +183,17 @@ def create_app(
             await scans.close()
             await jobs.close()
             await close_auth_services(auth_services)
-            await persisted.close()
+            await edge.close()
             await bus.close()
-            await connection_slots.close()
             if owned:
                 await db.close()
             log.info("revenge stopped")
-
-    async def context_factory(connection: HTTPConnection, params: Any = None) -> Context:
-        state = connection.app.state
-        token, api_key = credentials_from(connection.headers, params)
-        principal, session_id = await authenticate(
-            state.database.pool, state.services["key_ring"], token, api_key
-        )
-        authz = state.services["authz"]
-        return Context(
-            pool=state.database.pool,
-            # What the principal may see is worked out when a resolver first needs it.
-            loaders=Loaders(state.database.pool, lambda: authz.visibility(principal)),
-            bus=state.bus,
-            settings=settings,
-            services=state.services,
-            request_id=connection.scope.get("revenge.request_id") or uuid.uuid4().hex,
-            principal=principal,
-            session_id=session_id,
-            client_address=connection.client.host if connection.client else None,
-        )
 
     metrics = Metrics()
 
     routes = [
         # First: most requests are GraphQL, and the router tries routes in order.
-        *graphql_routes(
-            composed_schema(),
-            context_factory,
-            dev_mode=settings.dev_mode,
-            max_depth=settings.graphql_max_depth,
-            max_tokens=settings.graphql_max_tokens,
-            max_fields=settings.graphql_max_fields,
-            max_connections_per_user=settings.graphql_ws_max_connections_per_user,
-            connection_slots=connection_slots,
-            recheck_seconds=settings.graphql_ws_recheck_seconds,
-            persisted=persisted,
-            ws_max_operations=settings.graphql_ws_max_operations,
-            ws_max_pending=settings.graphql_ws_max_pending,
-            ws_max_pending_per_address=settings.graphql_ws_max_pending_per_address,
-        ),
+        *edge.routes,
         *health_routes(),
         *metrics_routes(metrics, settings),
         *media_routes(),

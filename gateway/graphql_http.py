@@ -13,10 +13,12 @@ legacy ``application/json`` (200 for anything well-formed, 400 for malformed req
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,25 +139,35 @@ class GraphQLService:
         self.max_depth = max_depth
         self.max_tokens = max_tokens
         self.max_fields = max_fields
-        self._documents = _LRU(cache_size)  # document text -> DocumentNode
-        self._validated = _LRU(cache_size)  # document text -> () or RequestError (same schema)
+        # document text -> DocumentNode, or the RequestError it gets (same schema, same limits)
+        self._checked = _LRU(cache_size)
         # (hash or text, operation name) -> (document, operation): a persisted document's hash
         # names its text, so a hit finds its checked operation by 64 characters, never reading
         # (hashing, comparing) the text again; full text finds it by the text.
         self._operations = _LRU(cache_size)
+        # Parsing and validating a new document of a few thousand tokens can take the better
+        # part of a second (overlapping fields are compared pairwise): off the event loop, two
+        # at a time, so a stream of new documents never stalls the requests that hit the caches.
+        self._checking = ThreadPoolExecutor(2, thread_name_prefix="graphql-check")
 
     def check(self, query: str) -> DocumentNode:
         """The parsed document, limits checked and validated; raises ``RequestError``."""
-        document = self._document(query)
-        problem = self._validated.get(query)
-        if problem is None:
-            problem = self._validate(document) or ()
-            self._validated.put(query, problem)
-        if problem:
-            raise problem
-        return document
+        checked = self._checked.get(query)
+        if checked is None:
+            checked = self._check_uncached(query)
+            self._checked.put(query, checked)
+        return _document_or_raise(checked)
 
-    def prepare(
+    async def check_off_loop(self, query: str) -> DocumentNode:
+        """``check``, a document not in the cache parsed and validated in a worker thread."""
+        checked = self._checked.get(query)
+        if checked is None:
+            loop = asyncio.get_running_loop()
+            checked = await loop.run_in_executor(self._checking, self._check_uncached, query)
+            self._checked.put(query, checked)
+        return _document_or_raise(checked)
+
+    async def prepare(
         self,
         query: str,
         operation_name: str | None = None,
@@ -169,7 +181,7 @@ class GraphQLService:
         cache_key = ("sha256", key, operation_name) if key else ("text", query, operation_name)
         found: tuple[DocumentNode, OperationDefinitionNode] | None = self._operations.get(cache_key)
         if found is None:
-            document = self.check(query)
+            document = await self.check_off_loop(query)
             definition = get_operation_ast(document, operation_name)
             if definition is None:
                 message = (
@@ -193,24 +205,22 @@ class GraphQLService:
             document, definition, operation_name, dict(variables) if variables else None
         )
 
-    def _document(self, query: str) -> DocumentNode:
-        cached: DocumentNode | None = self._documents.get(query)
-        if cached is not None:
-            return cached
+    def _check_uncached(self, query: str) -> DocumentNode | RequestError:
+        """Tokens counted, parsed, sizes measured, validated; the problem returned, not raised
+        (it is cached). Touches no cache: it runs in a worker thread."""
         try:
             tokens = _count_tokens(query, self.max_tokens)
         except GraphQLError as error:
-            raise RequestError(error.message, "GRAPHQL_PARSE_FAILED", errors=[error]) from None
+            return RequestError(error.message, "GRAPHQL_PARSE_FAILED", errors=[error])
         if tokens > self.max_tokens:
-            raise RequestError(
+            return RequestError(
                 f"The document has more than {self.max_tokens} tokens.", "QUERY_TOO_COMPLEX"
             )
         try:
             document = parse(query, max_tokens=self.max_tokens + 1)
         except GraphQLError as error:
-            raise RequestError(error.message, "GRAPHQL_PARSE_FAILED", errors=[error]) from None
-        self._documents.put(query, document)
-        return document
+            return RequestError(error.message, "GRAPHQL_PARSE_FAILED", errors=[error])
+        return self._validate(document) or document
 
     def _validate(self, document: DocumentNode) -> RequestError | None:
         # Sizes first, in linear time: validation and execution only ever see documents
@@ -292,6 +302,13 @@ class GraphQLService:
             formatted["message"] = "Internal server error"
             formatted["extensions"] = {"code": "INTERNAL"}
         return formatted
+
+
+def _document_or_raise(checked: DocumentNode | RequestError) -> DocumentNode:
+    if isinstance(checked, RequestError):  # a fresh exception: a cached one would keep the
+        # frames of the last request that raised it in its traceback
+        raise RequestError(str(checked), checked.code, errors=checked.errors)
+    return checked
 
 
 def _count_tokens(query: str, limit: int) -> int:
@@ -428,7 +445,7 @@ class GraphQLHTTPEndpoint:
                 params["extensions"],
                 params["documentId"],
             )
-            operation = self.service.prepare(
+            operation = await self.service.prepare(
                 document.text, params["operationName"], params["variables"], key=document.sha256
             )
             if operation.kind is OperationType.SUBSCRIPTION:

@@ -330,7 +330,7 @@ class _Connection:
                     payload.get("extensions"),
                     payload.get("documentId"),
                 )
-                operation = service.prepare(
+                operation = await service.prepare(
                     document.text,
                     payload.get("operationName"),
                     payload.get("variables"),

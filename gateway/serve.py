@@ -9,21 +9,12 @@ import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.routing import Route, WebSocketRoute
 
-from gateway.auth import (
-    authenticate,
-    close_auth_services,
-    credentials_from,
-    open_auth_services,
-)
 from gateway.http_server import (
     event_loop_factory,
     granian_server,
@@ -38,8 +29,6 @@ from infra.errors import NotFound
 from infra.jobs import JobQueue, open_job_queue, stop_worker
 from infra.logging import configure_logging
 from infra.settings import Settings
-from loaders import Loaders
-from loaders.context import Context
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library, find_library
 from resolvers.catalog.scan_service import ScanService
 from resolvers.catalog.scanning import FINISHED, scan_event
@@ -258,66 +247,9 @@ def _worker_address(settings: Settings) -> str:
 
 def run_subgraph(settings: Settings, name: str) -> int:
     """One subgraph as a standalone federation service, as a router would reach it."""
-    from strawberry.asgi import GraphQL
-
-    from gateway.schema import subgraph_schema
+    from gateway.subgraph_app import subgraph_app
 
     configure_logging(settings.log_level, settings.log_format)
-    schema = subgraph_schema(name)
-    state: dict[str, Any] = {}
-
-    class SubgraphGraphQL(GraphQL):
-        async def get_context(  # type: ignore[override]
-            self, request: Any, response: Any = None
-        ) -> Context:
-            # A router forwards the caller's credentials; the subgraph authenticates them itself.
-            pool = state["database"].pool
-            token, api_key = credentials_from(request.headers)
-            principal, session_id = await authenticate(
-                pool, state["services"]["key_ring"], token, api_key
-            )
-            authz = state["services"]["authz"]
-            return Context(
-                pool=pool,
-                loaders=Loaders(pool, lambda: authz.visibility(principal)),
-                bus=state["bus"],
-                settings=settings,
-                services=state["services"],
-                request_id=uuid.uuid4().hex,
-                principal=principal,
-                session_id=session_id,
-                client_address=request.client.host if request.client else None,
-            )
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state["database"] = await open_database(settings)
-        state["bus"] = open_bus(settings)
-        jobs = await _open_jobs(state["database"].url, settings)
-        scans = ScanService.from_settings(state["database"].pool, state["bus"], jobs, settings)
-        auth_services = await open_auth_services(settings, state["database"].pool, state["bus"])
-        state["services"] = {"scans": scans, **auth_services}
-        try:
-            yield
-        finally:
-            await scans.close()
-            await jobs.close()
-            await close_auth_services(auth_services)
-            await state["database"].close()
-
-    async def live(request: Request) -> Any:
-        from starlette.responses import JSONResponse
-
-        return JSONResponse({"status": "ok", "subgraph": name})
-
-    graphql_app = SubgraphGraphQL(schema, allow_queries_via_get=True)
-    app = Starlette(
-        routes=[
-            Route("/health/live", live),
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql_app),
-        ],
-        lifespan=lifespan,
-    )
+    app = subgraph_app(settings, name)
     log.info("serving subgraph", subgraph=name, port=settings.server_port)
     return serve_app(app, settings)

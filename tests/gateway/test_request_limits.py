@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import httpx
 from websockets.asyncio.client import connect
 
+from gateway import graphql_http
+from tests.gateway.conftest import make_app
 from tests.gateway.test_app import Running
 from tests.gateway.test_document_limits import fragment_bomb
 
@@ -83,3 +86,22 @@ async def test_deeply_nested_json_over_websocket_is_4400(app: Running):
         await asyncio.wait_for(socket.wait_closed(), 10)
 
     assert socket.close_code == 4400
+
+
+async def test_new_documents_are_validated_off_the_event_loop(composed, monkeypatch):
+    threads = []
+    real_validate = graphql_http.validate
+
+    def recording_validate(*args, **kwargs):
+        threads.append(threading.get_ident())
+        return real_validate(*args, **kwargs)
+
+    monkeypatch.setattr(graphql_http, "validate", recording_validate)
+    transport = httpx.ASGITransport(app=make_app(composed))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for _ in range(2):  # the second is a cache hit: not validated again
+            response = await client.post("/graphql", json={"query": "{ greeting }"})
+
+    assert response.json() == {"data": {"greeting": "Hello, world!"}}
+    assert len(threads) == 1
+    assert threads[0] != threading.get_ident()
