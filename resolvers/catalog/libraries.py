@@ -10,13 +10,16 @@ import asyncio
 import os
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from infra.authz.service import VisibilityFilter
 from infra.names import is_display_name
 from loaders.visibility import EVERYTHING, library_condition, visibility_conditions
+
+if TYPE_CHECKING:
+    from resolvers.catalog.scan_service import ScanService
 
 __all__ = [
     "LIBRARY_KINDS",
@@ -184,8 +187,13 @@ async def update_library(
     return row
 
 
-async def delete_library(pool: asyncpg.Pool, library_id: uuid.UUID) -> None:
-    """Delete a library with its items, files and scans (the foreign keys cascade)."""
+async def delete_library(pool: asyncpg.Pool, scans: ScanService, library_id: uuid.UUID) -> None:
+    """Stop the library's scans, then delete it with its items, files and scans (the foreign
+    keys cascade): a scan still running would write rows of a library that is gone."""
+    if not await scans.stop(library_id):
+        raise LibraryProblem(
+            "SCAN_RUNNING", "the library's scan did not stop in time; try again", "id"
+        )
     deleted = await pool.fetchval("DELETE FROM libraries WHERE id = $1 RETURNING id", library_id)
     if deleted is None:
         raise LibraryProblem("NOT_FOUND", "no library has this id", "id")

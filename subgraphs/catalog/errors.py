@@ -20,6 +20,7 @@ class LibraryErrorCode(Enum):
     PATH_NOT_ABSOLUTE = "PATH_NOT_ABSOLUTE"
     PATH_NOT_ALLOWED = "PATH_NOT_ALLOWED"
     NOT_FOUND = "NOT_FOUND"
+    SCAN_RUNNING = "SCAN_RUNNING"
 
 
 @strawberry.type

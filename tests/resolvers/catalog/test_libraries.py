@@ -7,6 +7,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from infra.bus import InProcessBus
+from infra.jobs import JobQueue
 from resolvers.catalog.libraries import (
     LibraryProblem,
     create_library,
@@ -16,6 +18,7 @@ from resolvers.catalog.libraries import (
     list_libraries,
     update_library,
 )
+from resolvers.catalog.scan_service import ScanService
 from tests.support.catalog_rows import add_genres, insert_item, insert_library, insert_scan
 
 
@@ -172,17 +175,18 @@ async def test_update_errors(pool: asyncpg.Pool, tmp_path: Path) -> None:
     assert raised.value.code == "NOT_FOUND"
 
 
-async def test_delete_cascades(pool: asyncpg.Pool) -> None:
+async def test_delete_cascades(pool: asyncpg.Pool, jobs: JobQueue) -> None:
     library_id = await insert_library(pool)
     await insert_item(pool, library_id, "Alien")
     await insert_scan(pool, library_id)
+    scans = ScanService(pool, InProcessBus(), jobs, probe_workers=1, probe_timeout_s=20)
 
-    await delete_library(pool, library_id)
+    await delete_library(pool, scans, library_id)
 
     assert await pool.fetchval("SELECT count(*) FROM media_items") == 0
     assert await pool.fetchval("SELECT count(*) FROM library_scans") == 0
     with pytest.raises(LibraryProblem) as raised:
-        await delete_library(pool, library_id)
+        await delete_library(pool, scans, library_id)
     assert raised.value.code == "NOT_FOUND"
 
 
