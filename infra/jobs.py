@@ -77,6 +77,7 @@ STALLED_AFTER_S = 30.0
 STALLED_CHECK_INTERVAL_S = 5.0
 HEARTBEAT_INTERVAL_S = 10.0
 RESTART_DELAY_S = 1.0
+ABORT_POLL_S = 0.05  # how often ``JobQueue.abort`` looks whether the aborted jobs ended
 
 _STALLED_JOBS = """
 SELECT job.id
@@ -260,6 +261,32 @@ class JobQueue:
             if list(await manager.list_jobs_async(lock=lock, status=status)):
                 return True
         return False
+
+    async def abort(self, lock: str, *, timeout_s: float = 30.0) -> bool:
+        """Cancel the waiting jobs holding ``lock``, abort the running ones, and wait until
+        none waits or runs; False when one still did after ``timeout_s``. A running job ends
+        when its worker cancels it (notified at once, or on its next look for aborts); one
+        whose worker died is handed back first and then cancelled."""
+        manager = self.app.job_manager
+        asked: set[tuple[int, str]] = set()
+        try:
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    pending = [
+                        (job.id, status)
+                        for status in ("todo", "doing")
+                        for job in await manager.list_jobs_async(lock=lock, status=status)
+                        if job.id is not None
+                    ]
+                    if not pending:
+                        return True
+                    for job_id, status in pending:
+                        if (job_id, status) not in asked:
+                            await manager.cancel_job_by_id_async(job_id, abort=True)
+                            asked.add((job_id, status))
+                    await asyncio.sleep(ABORT_POLL_S)
+        except TimeoutError:
+            return False
 
     async def retry_stalled_jobs(self) -> list[int]:
         """Send back to the queue the running jobs whose worker is gone; their ids. Workers

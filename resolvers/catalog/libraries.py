@@ -10,7 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -18,12 +18,16 @@ from infra.authz.service import VisibilityFilter
 from infra.names import is_display_name
 from loaders.visibility import EVERYTHING, library_condition, visibility_conditions
 
+if TYPE_CHECKING:
+    from resolvers.catalog.scan_service import ScanService
+
 __all__ = [
     "LIBRARY_KINDS",
     "MAX_NAME_LENGTH",
     "LibraryProblem",
     "create_library",
     "delete_library",
+    "is_system_folder",
     "list_genres",
     "list_libraries",
     "normalize_root_paths",
@@ -55,16 +59,53 @@ def _clean_name(name: str) -> str:
     return cleaned
 
 
+# Folders whose files are the system's, never media: scanning one imports whatever the system
+# and other users keep there. A tree refuses itself and everything below; a folder only itself.
+_SYSTEM_TREES = (
+    "/proc", "/sys", "/dev", "/etc", "/boot", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
+    "/libx32", "/usr", "/run", "/var/lib", "/var/log", "/var/cache", "/var/spool", "/var/run",
+)  # fmt: skip
+_SYSTEM_FOLDERS = frozenset({"/", "/tmp", "/var", "/var/tmp"})
+# Below /usr only /usr/local's own folders may hold media (/usr/local/media, not /usr/local/lib).
+_USR_LOCAL_SOFTWARE = frozenset(
+    {"bin", "etc", "games", "include", "lib", "lib32", "lib64", "libexec", "man", "sbin", "share",
+     "src"}
+)  # fmt: skip
+
+
+def is_system_folder(path: str) -> bool:
+    """Whether an absolute, normalized path is a system folder or lies in a system tree."""
+    if path in _SYSTEM_FOLDERS:
+        return True
+    parts = path.split("/")
+    if len(parts) > 3 and parts[1:3] == ["usr", "local"]:
+        return parts[3] in _USR_LOCAL_SOFTWARE
+    return any(path == tree or path.startswith(tree + "/") for tree in _SYSTEM_TREES)
+
+
 def _check_paths(paths: Sequence[str]) -> list[str]:
     normalized: list[str] = []
     for raw in paths:
         if not raw.strip() or "\x00" in raw:
             raise LibraryProblem("PATH_NOT_FOUND", f"{raw!r} is not a path", "rootPaths")
-        path = os.path.abspath(os.path.normpath(os.path.expanduser(raw.strip())))
+        if not os.path.isabs(raw.strip()):
+            # Relative to what? The server's working directory is no answer an admin can see.
+            raise LibraryProblem(
+                "PATH_NOT_ABSOLUTE", f"{raw.strip()!r} is not an absolute path", "rootPaths"
+            )
+        path = os.path.normpath(raw.strip())
+        if path.startswith("//"):  # POSIX keeps a leading double slash; it is the root here
+            path = "/" + path.lstrip("/")
         if not os.path.exists(path):
             raise LibraryProblem("PATH_NOT_FOUND", f"{path} does not exist", "rootPaths")
         if not os.path.isdir(path):
             raise LibraryProblem("PATH_NOT_DIRECTORY", f"{path} is not a directory", "rootPaths")
+        if is_system_folder(path) or is_system_folder(os.path.realpath(path)):
+            raise LibraryProblem(
+                "PATH_NOT_ALLOWED",
+                f"{path} is a system folder; choose a folder that holds media",
+                "rootPaths",
+            )
         if not os.access(path, os.R_OK | os.X_OK):
             raise LibraryProblem("PATH_NOT_READABLE", f"{path} is not readable", "rootPaths")
         if path not in normalized:
@@ -73,7 +114,8 @@ def _check_paths(paths: Sequence[str]) -> list[str]:
 
 
 async def normalize_root_paths(paths: Sequence[str]) -> list[str]:
-    """Absolute, normalized, de-duplicated directories this process can read."""
+    """Absolute, normalized, de-duplicated directories this process can read, none of them a
+    system folder (symbolic links resolved for that check)."""
     if not paths:
         raise LibraryProblem("NO_PATHS", "a library needs at least one root path", "rootPaths")
     # Touching the filesystem may block (network mounts): keep it off the event loop.
@@ -145,8 +187,13 @@ async def update_library(
     return row
 
 
-async def delete_library(pool: asyncpg.Pool, library_id: uuid.UUID) -> None:
-    """Delete a library with its items, files and scans (the foreign keys cascade)."""
+async def delete_library(pool: asyncpg.Pool, scans: ScanService, library_id: uuid.UUID) -> None:
+    """Stop the library's scans, then delete it with its items, files and scans (the foreign
+    keys cascade): a scan still running would write rows of a library that is gone."""
+    if not await scans.stop(library_id):
+        raise LibraryProblem(
+            "SCAN_RUNNING", "the library's scan did not stop in time; try again", "id"
+        )
     deleted = await pool.fetchval("DELETE FROM libraries WHERE id = $1 RETURNING id", library_id)
     if deleted is None:
         raise LibraryProblem("NOT_FOUND", "no library has this id", "id")

@@ -113,6 +113,13 @@ class ScanService:
             log.info("scans without a job queued again", scans=[str(s) for s in requeued])
         return requeued
 
+    async def stop(self, library_id: uuid.UUID, *, timeout_s: float = 30.0) -> bool:
+        """Stop the library's scans, whichever worker runs them: the queued job is cancelled,
+        the running one aborted (its scan ends ``interrupted``); returns once none is left, or
+        False after ``timeout_s``. Run before deleting the library, so no scan writes rows of a
+        library that is gone."""
+        return await self._jobs.abort(scan_lock(library_id), timeout_s=timeout_s)
+
     async def wait(self, scan_id: uuid.UUID) -> None:
         """Until the scan has finished, whichever worker runs it."""
         while True:

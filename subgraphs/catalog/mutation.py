@@ -127,7 +127,7 @@ class Mutation:
         await require_admin(info)
         library_id = parse_id(id)
         try:
-            await delete_library(info.context.pool, library_id)
+            await delete_library(info.context.pool, info.context.services["scans"], library_id)
         except LibraryProblem as problem:
             return _error(problem)
         await _audit(info, "library.delete", f"library:{library_id}")

@@ -7,31 +7,91 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from infra.bus import InProcessBus
+from infra.jobs import JobQueue
 from resolvers.catalog.libraries import (
     LibraryProblem,
     create_library,
     delete_library,
+    is_system_folder,
     list_genres,
     list_libraries,
     update_library,
 )
+from resolvers.catalog.scan_service import ScanService
 from tests.support.catalog_rows import add_genres, insert_item, insert_library, insert_scan
 
 
 async def test_create_stores_absolute_normalized_unique_paths(
-    pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     (tmp_path / "movies").mkdir()
-    monkeypatch.chdir(tmp_path)
 
     row = await create_library(
-        pool, "  My   Movies ", "movies", ["movies", f"{tmp_path}/movies/../movies/", "./movies"]
+        pool,
+        "  My   Movies ",
+        "movies",
+        [f"{tmp_path}/movies", f"{tmp_path}/movies/../movies/", f"/{tmp_path}//movies"],
     )
 
     assert row["name"] == "My Movies"
     assert row["kind"] == "movies"
     assert row["root_paths"] == [str(tmp_path / "movies")]
     assert [r["id"] for r in await list_libraries(pool)] == [row["id"]]
+
+
+@pytest.mark.parametrize("path", ["movies", "./movies", "../movies", "~/movies"])
+async def test_relative_paths_are_refused_not_resolved_against_the_working_directory(
+    pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    (tmp_path / "movies").mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(LibraryProblem) as raised:
+        await create_library(pool, "Movies", "movies", [path])
+
+    assert (raised.value.code, raised.value.field) == ("PATH_NOT_ABSOLUTE", "rootPaths")
+    assert await list_libraries(pool) == []
+
+
+SYSTEM_FOLDERS = [
+    "/", "//", "/etc", "/proc", "/proc/self", "/sys", "/dev", "/dev/shm", "/usr", "/usr/share",
+    "/usr/local", "/usr/local/lib", "/var", "/var/lib", "/tmp", "/tmp/", "/var/tmp", "/run",
+    "/boot", "/bin",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", [p for p in SYSTEM_FOLDERS if os.path.isdir(p)])
+async def test_system_folders_are_refused(pool: asyncpg.Pool, path: str) -> None:
+    with pytest.raises(LibraryProblem) as raised:
+        await create_library(pool, "System", "movies", [path])
+
+    assert (raised.value.code, raised.value.field) == ("PATH_NOT_ALLOWED", "rootPaths")
+    assert await list_libraries(pool) == []
+
+
+async def test_a_link_to_a_system_folder_is_refused(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    (tmp_path / "looks-like-media").symlink_to("/etc")
+    (tmp_path / "media").mkdir()
+    (tmp_path / "link-to-media").symlink_to(tmp_path / "media")
+
+    with pytest.raises(LibraryProblem) as raised:
+        await update_library(
+            pool,
+            await insert_library(pool, root_paths=[str(tmp_path / "media")]),
+            root_paths=[str(tmp_path / "looks-like-media")],
+        )
+    linked = await create_library(pool, "Linked", "movies", [str(tmp_path / "link-to-media")])
+
+    assert (raised.value.code, raised.value.field) == ("PATH_NOT_ALLOWED", "rootPaths")
+    assert linked["root_paths"] == [str(tmp_path / "link-to-media")]
+
+
+def test_folders_below_tmp_and_usr_local_may_hold_media() -> None:
+    assert [
+        is_system_folder(p)
+        for p in ("/tmp/films", "/var/tmp/films", "/usr/local/media", "/media", "/srv/media")
+    ] == [False] * 5
 
 
 @pytest.mark.parametrize(
@@ -115,17 +175,18 @@ async def test_update_errors(pool: asyncpg.Pool, tmp_path: Path) -> None:
     assert raised.value.code == "NOT_FOUND"
 
 
-async def test_delete_cascades(pool: asyncpg.Pool) -> None:
+async def test_delete_cascades(pool: asyncpg.Pool, jobs: JobQueue) -> None:
     library_id = await insert_library(pool)
     await insert_item(pool, library_id, "Alien")
     await insert_scan(pool, library_id)
+    scans = ScanService(pool, InProcessBus(), jobs, probe_workers=1, probe_timeout_s=20)
 
-    await delete_library(pool, library_id)
+    await delete_library(pool, scans, library_id)
 
     assert await pool.fetchval("SELECT count(*) FROM media_items") == 0
     assert await pool.fetchval("SELECT count(*) FROM library_scans") == 0
     with pytest.raises(LibraryProblem) as raised:
-        await delete_library(pool, library_id)
+        await delete_library(pool, scans, library_id)
     assert raised.value.code == "NOT_FOUND"
 
 

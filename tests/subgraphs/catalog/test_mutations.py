@@ -6,7 +6,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from infra.bus import InProcessBus
 from infra.errors import NotFound
+from infra.jobs import open_job_queue
+from resolvers.catalog import scan_jobs
+from resolvers.catalog.scan_service import ScanService
 from tests.subgraphs.catalog.conftest import Execute, error_codes, make_context
 from tests.support.catalog_rows import insert_library
 
@@ -152,12 +156,19 @@ async def test_update_library(execute: Execute, pool: asyncpg.Pool, tmp_path: Pa
     assert error_codes(malformed) == ["BAD_USER_INPUT"]
 
 
-async def test_delete_library(execute: Execute, pool: asyncpg.Pool) -> None:
+async def test_delete_library(
+    execute: Execute, pool: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
     library_id = await insert_library(pool)
-
-    deleted = await execute(DELETE, id=str(library_id))
-    again = await execute(DELETE, id=str(library_id))
-    malformed = await execute(DELETE, id="1")
+    jobs = await open_job_queue(database_url, {scan_jobs.NAMESPACE: scan_jobs.blueprint()})
+    scans = ScanService(pool, InProcessBus(), jobs, probe_workers=1, probe_timeout_s=20)
+    try:
+        context = make_context(pool, tmp_path, scans=scans)
+        deleted = await execute(DELETE, context=context, id=str(library_id))
+        again = await execute(DELETE, context=context, id=str(library_id))
+        malformed = await execute(DELETE, context=context, id="1")
+    finally:
+        await jobs.close()
 
     assert deleted.data == {
         "deleteLibrary": {"__typename": "DeleteLibraryPayload", "deletedId": str(library_id)}
