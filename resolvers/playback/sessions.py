@@ -1,8 +1,9 @@
 """Playback sessions: start one (the decision, a signed URL, limits and device replacement).
 
-A session belongs to the user and profile that started it; heartbeats and stops from anyone else
-are refused. Progress lands on the session and on the profile's ``user_data`` under the resume
-rules, and the moments other parts care about are published on the bus (topic ``playback``).
+A session belongs to the profile that started it (``Viewer.owns``): for anyone else, another
+profile of the same account included, it does not exist. Progress lands on the session and on
+the profile's ``user_data`` under the resume rules, and the moments other parts care about are
+published on the bus (topic ``playback``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ DEFAULT_DEVICE_PROFILE = "chromium"
 class Viewer:
     user_id: uuid.UUID
     profile_id: uuid.UUID
+
+    def owns(self, session: Any) -> bool:
+        """Whether a session (a row or record with ``user_id`` and ``profile_id``) is this
+        viewer's: started by this profile. Another profile of the same account (a kids profile
+        beside its parent) is someone else."""
+        return bool(session["user_id"] == self.user_id and session["profile_id"] == self.profile_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,7 +145,9 @@ class ActivePlaybackSession:
     id: strawberry.ID
     user_id: strawberry.ID
     profile_id: strawberry.ID
-    item: MediaItem
+    item: MediaItem | None = strawberry.field(
+        description="The item played; null when the caller may not see it (any more)."
+    )
     file_id: strawberry.ID
     method: PlaybackMethod
     position_ms: int
@@ -162,7 +164,7 @@ class ActivePlaybackSession:
             id=strawberry.ID(str(row["id"])),
             user_id=strawberry.ID(str(row["user_id"])),
             profile_id=strawberry.ID(str(row["profile_id"])),
-            item=MediaItem(id=strawberry.ID(str(row["item_id"]))),
+            item=MediaItem(id=strawberry.ID(str(row["item_id"]))) if row["item_visible"] else None,
             file_id=strawberry.ID(str(row["file_id"])),
             method=PlaybackMethod(row["method"]),
             position_ms=row["position_ms"],
