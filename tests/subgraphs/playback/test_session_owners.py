@@ -55,6 +55,12 @@ query($all: Boolean! = false) {
   activePlaybackSessions(allUsers: $all) { id profileId fileId item { id title } }
 }"""
 TRANSCODE = "subscription($id: ID!) { transcodeProgress(sessionId: $id) { variant status } }"
+ENTITIES = """
+query($id: ID!) {
+  _entities(representations: [{__typename: "MediaItem", id: $id}]) {
+    ... on MediaItem { id userData { playCount } }
+  }
+}"""
 TWO_HOURS_MS = 2 * 60 * 60 * 1000
 
 
@@ -282,6 +288,33 @@ async def test_administrators_list_every_session_but_not_from_a_kids_profile(
     )
     assert "errors" not in everyone
     assert codes(from_kid) == ["FORBIDDEN"]
+
+
+async def test_the_entity_reference_of_a_hidden_item_is_null(
+    pool: asyncpg.Pool, execute: Execute, context: Callable[..., Context], family: Family
+) -> None:
+    """What a federation router sends the playback subgraph (``revenge subgraph playback``)."""
+    await pool.execute(
+        "INSERT INTO user_data (user_id, profile_id, item_id, play_count) "
+        "SELECT $1, $2, id, 3 FROM media_items",
+        family.kid.user_id,
+        family.kid.profile_id,
+    )
+
+    hidden = await execute(
+        ENTITIES, context_value=as_kid(context, family), id=str(family.adult_film)
+    )
+    visible = await execute(ENTITIES, context_value=as_kid(context, family), id=str(family.cartoon))
+    unknown = await execute(ENTITIES, context_value=as_kid(context, family), id=str(uuid.uuid4()))
+    malformed = await execute(ENTITIES, context_value=as_kid(context, family), id="nope")
+
+    assert (hidden.errors, hidden.data) == (None, {"_entities": [None]})
+    assert (visible.errors, visible.data) == (
+        None,
+        {"_entities": [{"id": str(family.cartoon), "userData": {"playCount": 3}}]},
+    )
+    assert (unknown.errors, unknown.data) == (None, {"_entities": [None]})
+    assert (malformed.errors, malformed.data) == (None, {"_entities": [None]})
 
 
 async def _file_of(pool: asyncpg.Pool, item_id: uuid.UUID) -> str:
