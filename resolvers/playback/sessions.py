@@ -37,7 +37,14 @@ from media.subtitles import is_text_subtitle
 from resolvers.catalog.subtitle_files import subtitle_path
 from resolvers.catalog.trickplay import trickplay_info
 from resolvers.playback.devices import check_device_id, stored_profile
-from resolvers.playback.hls_sessions import HlsPlan, Transcoding, open_transcode, plan_hls, prestart
+from resolvers.playback.hls_sessions import (
+    HLS_SEGMENT_CONTAINER,
+    HlsPlan,
+    Transcoding,
+    open_transcode,
+    plan_hls,
+    prestart,
+)
 from resolvers.playback.leases import (
     StreamLimits,
     limit_problem,
@@ -105,6 +112,14 @@ class StartedSession:
     encoder: str | None = None  # the video encoder of a transcode ("libx264", "h264_nvenc")
     trickplay_url: str | None = None  # the file's seek thumbnails (WebVTT index), when made
     variants: tuple[Variant, ...] = ()  # an HLS session's ladder, best first
+
+    @property
+    def target_container(self) -> str | None:
+        """The container the client receives: an HLS session's segments, else the decision's
+        (the file's own for direct play, mp4 for a remux)."""
+        if self.variants:
+            return HLS_SEGMENT_CONTAINER
+        return self.decision.target_container
 
 
 class _Refused(Exception):

@@ -58,7 +58,7 @@ def _session(started: StartedSession) -> PlaybackSession:
         decision=PlaybackDecision(
             method=PlaybackMethod(started.method.name),
             reasons=[reason.name for reason in started.reasons],
-            target_container=decision.target_container,
+            target_container=started.target_container,
             transcode_video=decision.transcode_video,
             transcode_audio=decision.transcode_audio,
             encoder=started.encoder,

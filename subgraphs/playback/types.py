@@ -106,7 +106,8 @@ class PlaybackDecision:
         description="The video encoder of a transcode (libx264, h264_nvenc, …); null otherwise."
     )
     target_container: str | None = strawberry.field(
-        description="The container the client receives (HLS segments: mp4 or mpegts)."
+        description="The container the client receives: the file's own for direct play, mp4 "
+        "for a remux, mpegts for an HLS session (its segments)."
     )
     transcode_video: bool
     transcode_audio: bool
