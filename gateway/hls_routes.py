@@ -39,6 +39,7 @@ from media.hls.transcode import OFFSET_TICKS
 from media.subtitles import is_text_subtitle
 from resolvers.catalog.stream_files import StreamFile, stream_file
 from resolvers.catalog.subtitle_files import subtitle_path
+from resolvers.playback.profiles import active_profile_id
 from resolvers.playback.session_viewers import transcode_viewer
 from resolvers.playback.transcoder import SegmentUnavailable, Transcoder
 from resolvers.playback.transcodes import (
@@ -72,14 +73,19 @@ async def _session(
     """The session the URL names, for a caller it belongs to and whose profile still sees its
     item; the signed query to pass on. A signed URL's answer is kept for a few seconds
     (``SignedLookups``, as ``/stream`` keeps its own), so a title hidden after
-    ``startPlayback`` stops within that time; credentials are checked on every request.
-    ``recheck=False``: a worker's internal route, behind a gateway that checked."""
+    ``startPlayback`` stops within that time; credentials are checked on every request, and
+    only the profile that started the session may use them (another profile of the account
+    gets the answer to an unknown session). ``recheck=False``: a worker's internal route,
+    behind a gateway that checked."""
     try:
         session_id = uuid.UUID(request.path_params["session_id"])
     except ValueError:
         return problem(400, "BAD_USER_INPUT", "session id is not valid")
-    key = signed_key(request, session_id) if recheck else None
+    signed = signed_key(request, session_id)
+    key = signed if recheck else None
     visible: StreamFile | None = None
+    profile_id: uuid.UUID | None = None  # the credentials' profile; None for a signed URL
+    pool = request.app.state.database.pool
     try:
         if key is not None:
             visible = await request.app.state.hls_lookups.load(key)
@@ -87,13 +93,23 @@ async def _session(
         else:
             principal = await request_principal(request, session_id, hls=True)
             user_id = principal.user_id or ""
+            if signed is None:  # credentials: bound to the profile they act for
+                profile_id = await active_profile_id(
+                    pool,
+                    uuid.UUID(user_id),
+                    uuid.UUID(principal.profile_id) if principal.profile_id else None,
+                )
     except Unauthenticated as error:
         return problem(401, error.code, error.message)
     except Forbidden as error:
         log.info("hls refused", reason=error.extensions.get("reason", error.message))
         return problem(403, error.code, error.message)
     session = await _cached_session(request, session_id)
-    if session is None or str(session.user_id) != user_id:
+    if (
+        session is None
+        or str(session.user_id) != user_id
+        or (profile_id is not None and session.profile_id != profile_id)
+    ):
         return problem(404, "NOT_FOUND", "no such transcode session")
     if recheck and key is None:
         visibility = request.app.state.services["authz"].visibility(principal)

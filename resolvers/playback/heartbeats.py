@@ -1,13 +1,13 @@
 """Coalesced heartbeats: ``reportProgress`` from thousands of sessions at a bounded write rate.
 
-``record`` checks the caller owns the session (one query the first time a session reports, then
-memory), applies the resume rules (``resume_state``) with the item's duration cached alongside
-the owner, publishes ``paused`` / ``resumed`` / ``scrobble`` at once, and keeps only the latest
-heartbeat per session in memory. A background task flushes every ``interval`` seconds with one
-``UPDATE … FROM unnest(…)`` on ``playback_sessions`` and one ``INSERT … ON CONFLICT`` on
-``user_data``, whatever the number of sessions. A scrobble (the played threshold crossed) is
-flushed at once, so a play is never lost; ``close`` flushes what is left, so a clean stop loses
-nothing and a crash loses at most one interval of positions.
+``record`` checks the caller's profile owns the session (one query the first time a session
+reports, then memory), applies the resume rules (``resume_state``) with the item's duration
+cached alongside the owner, publishes ``paused`` / ``resumed`` / ``scrobble`` at once, and keeps
+only the latest heartbeat per session in memory. A background task flushes every ``interval``
+seconds with one ``UPDATE … FROM unnest(…)`` on ``playback_sessions`` and one ``INSERT … ON
+CONFLICT`` on ``user_data``, whatever the number of sessions. A scrobble (the played threshold
+crossed) is flushed at once, so a play is never lost; ``close`` flushes what is left, so a clean
+stop loses nothing and a crash loses at most one interval of positions.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import structlog
 
 from infra.background import cancel_and_wait
 from infra.bus import EventBus
-from infra.errors import BadUserInput, Forbidden, NotFound
+from infra.errors import BadUserInput, NotFound
 from resolvers.playback.leases import publish_playback
 from resolvers.playback.progress import DURATION_SLACK_MS, Progress, check_heartbeat
 from resolvers.playback.resume import ResumeRules, resume_state
@@ -180,7 +180,7 @@ class HeartbeatCoalescer:
                 del self._loading[session_id]
         result = await asyncio.shield(loading)
         if result is None:
-            raise NotFound("no such playback session")
+            raise NotFound("no such playback session", argument="sessionId")
         return result
 
     async def record(
@@ -194,8 +194,8 @@ class HeartbeatCoalescer:
         """A heartbeat: validated and judged now, written at the next flush."""
         check_heartbeat(position_ms, buffered_ms)
         owned = await self._owner(session_id)
-        if owned.user_id != viewer.user_id:
-            raise Forbidden("this playback session belongs to someone else")
+        if owned.user_id != viewer.user_id or owned.profile_id != viewer.profile_id:
+            raise NotFound("no such playback session", argument="sessionId")
         if owned.is_stopped:
             raise BadUserInput("this playback session has stopped", argument="sessionId")
         duration = owned.duration_ms

@@ -26,7 +26,18 @@ from media.hls.variants import SegmentPlan, Variant
 from media.playback import Decision, DeviceProfile, MediaFacts
 from resolvers.playback.transcodes import create_transcode, request_run
 
-__all__ = ["HlsPlan", "Transcoding", "open_transcode", "plan_hls", "prestart"]
+__all__ = [
+    "HLS_SEGMENT_CONTAINER",
+    "HlsPlan",
+    "Transcoding",
+    "open_transcode",
+    "plan_hls",
+    "prestart",
+]
+
+# What an HLS session's segments are (``media.hls.transcode`` muxes them, ``/hls`` serves them
+# as ``seg_NNNNN.ts``, ``video/mp2t``), whatever HLS flavour the device profile would also take.
+HLS_SEGMENT_CONTAINER = "mpegts"
 
 # Defers a transcode job: (session id, variant name, run id).
 DeferTranscode = Callable[[uuid.UUID, str, uuid.UUID], Awaitable[None]]

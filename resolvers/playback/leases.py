@@ -22,10 +22,12 @@ from typing import Any
 import asyncpg
 import structlog
 
+from infra.authz.service import VisibilityFilter
 from infra.background import cancel_and_wait
 from infra.bus import EventBus
 from infra.server_events import publish_server_event
 from infra.settings import Settings
+from loaders.visibility import visibility_conditions
 
 __all__ = [
     "LeaseReaper",
@@ -187,16 +189,37 @@ class LeaseReaper:
 
 
 async def live_sessions(
-    pool: asyncpg.Pool, user_id: uuid.UUID | None, lease_seconds: int
+    pool: asyncpg.Pool,
+    owner: tuple[uuid.UUID, uuid.UUID] | None,
+    lease_seconds: int,
+    visibility: VisibilityFilter,
 ) -> list[asyncpg.Record]:
-    """Sessions holding a valid lease, newest first: one user's, or everyone's (``None``)."""
-    rows: list[asyncpg.Record] = await pool.fetch(
-        "SELECT id, user_id, profile_id, item_id, file_id, method, position_ms, is_paused, "
-        "buffered_ms, device_id, device_profile_name, last_heartbeat_at, created_at "
-        "FROM playback_sessions WHERE stopped_at IS NULL "
-        "AND last_heartbeat_at > now() - make_interval(secs => $2) "
-        "AND ($1::uuid IS NULL OR user_id = $1) ORDER BY created_at DESC, id LIMIT 500",
-        user_id,
+    """Sessions holding a valid lease, newest first: one profile's (``owner``: its user id and
+    profile id), or everyone's (``None``). ``item_visible`` says whether ``visibility`` (the
+    caller's) lets the caller see the session's item."""
+    params: list[Any] = [
+        owner[0] if owner else None,
+        owner[1] if owner else None,
         float(lease_seconds),
+    ]
+
+    def add(value: Any, sql_type: str) -> str:
+        params.append(value)
+        return f"${len(params)}::{sql_type}"
+
+    visible = (
+        "false"
+        if visibility.nothing_visible
+        else " AND ".join(visibility_conditions(visibility, add)) or "true"
+    )
+    rows: list[asyncpg.Record] = await pool.fetch(
+        "SELECT s.id, s.user_id, s.profile_id, s.item_id, s.file_id, s.method, s.position_ms, "
+        "s.is_paused, s.buffered_ms, s.device_id, s.device_profile_name, s.last_heartbeat_at, "
+        f"s.created_at, ({visible}) AS item_visible "
+        "FROM playback_sessions AS s JOIN media_items AS i ON i.id = s.item_id "
+        "WHERE s.stopped_at IS NULL AND s.last_heartbeat_at > now() - make_interval(secs => $3) "
+        "AND ($1::uuid IS NULL OR (s.user_id = $1 AND s.profile_id = $2)) "
+        "ORDER BY s.created_at DESC, s.id LIMIT 500",
+        *params,
     )
     return rows

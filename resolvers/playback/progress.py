@@ -2,8 +2,8 @@
 
 ``report_progress`` is the uncoalesced path (one transaction per heartbeat), used where no
 ``HeartbeatCoalescer`` runs; the coalescer shares its checks (``check_heartbeat``, the ownership
-rules) and its resume rules. A session belongs to the user who started it: heartbeats and stops
-from anyone else are refused.
+rules) and its resume rules. A session belongs to the profile that started it: for any other
+profile or account, heartbeats and stops answer NOT_FOUND, as for an unknown session.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from infra.bus import EventBus
-from infra.errors import BadUserInput, Forbidden, NotFound
+from infra.errors import BadUserInput, NotFound
 from resolvers.playback.leases import publish_playback, publish_stopped
 from resolvers.playback.resume import MAX_POSITION_MS, ResumeRules, resume_state
 from resolvers.playback.sessions import TOPIC, Viewer, _event
@@ -61,10 +61,8 @@ async def _owned_session(
         "WHERE s.id = $1 FOR UPDATE OF s",
         session_id,
     )
-    if session is None:
-        raise NotFound("no such playback session")
-    if session["user_id"] != viewer.user_id:
-        raise Forbidden("this playback session belongs to someone else")
+    if session is None or not viewer.owns(session):
+        raise NotFound("no such playback session", argument="sessionId")
     return session
 
 

@@ -1,8 +1,9 @@
 """Playback sessions: start one (the decision, a signed URL, limits and device replacement).
 
-A session belongs to the user and profile that started it; heartbeats and stops from anyone else
-are refused. Progress lands on the session and on the profile's ``user_data`` under the resume
-rules, and the moments other parts care about are published on the bus (topic ``playback``).
+A session belongs to the profile that started it (``Viewer.owns``): for anyone else, another
+profile of the same account included, it does not exist. Progress lands on the session and on
+the profile's ``user_data`` under the resume rules, and the moments other parts care about are
+published on the bus (topic ``playback``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ from media.subtitles import is_text_subtitle
 from resolvers.catalog.subtitle_files import subtitle_path
 from resolvers.catalog.trickplay import trickplay_info
 from resolvers.playback.devices import check_device_id, stored_profile
-from resolvers.playback.hls_sessions import HlsPlan, Transcoding, open_transcode, plan_hls, prestart
+from resolvers.playback.hls_sessions import (
+    HLS_SEGMENT_CONTAINER,
+    HlsPlan,
+    Transcoding,
+    open_transcode,
+    plan_hls,
+    prestart,
+)
 from resolvers.playback.leases import (
     StreamLimits,
     limit_problem,
@@ -63,6 +71,12 @@ DEFAULT_DEVICE_PROFILE = "chromium"
 class Viewer:
     user_id: uuid.UUID
     profile_id: uuid.UUID
+
+    def owns(self, session: Any) -> bool:
+        """Whether a session (a row or record with ``user_id`` and ``profile_id``) is this
+        viewer's: started by this profile. Another profile of the same account (a kids profile
+        beside its parent) is someone else."""
+        return bool(session["user_id"] == self.user_id and session["profile_id"] == self.profile_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +112,14 @@ class StartedSession:
     encoder: str | None = None  # the video encoder of a transcode ("libx264", "h264_nvenc")
     trickplay_url: str | None = None  # the file's seek thumbnails (WebVTT index), when made
     variants: tuple[Variant, ...] = ()  # an HLS session's ladder, best first
+
+    @property
+    def target_container(self) -> str | None:
+        """The container the client receives: an HLS session's segments, else the decision's
+        (the file's own for direct play, mp4 for a remux)."""
+        if self.variants:
+            return HLS_SEGMENT_CONTAINER
+        return self.decision.target_container
 
 
 class _Refused(Exception):

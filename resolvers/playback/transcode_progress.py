@@ -52,13 +52,14 @@ async def _current(pool: asyncpg.Pool, session_id: uuid.UUID) -> list[dict[str, 
 
 
 async def check_owner(pool: asyncpg.Pool, viewer: Viewer, session_id: uuid.UUID) -> None:
-    """The caller's own session only: another's is NotFound, as if it did not exist."""
-    owner = await pool.fetchval(
-        "SELECT s.user_id FROM transcode_sessions AS t "
+    """The caller's profile's own session only: another profile's or account's is NotFound, as
+    if it did not exist."""
+    owner = await pool.fetchrow(
+        "SELECT s.user_id, s.profile_id FROM transcode_sessions AS t "
         "JOIN playback_sessions AS s ON s.id = t.session_id WHERE t.session_id = $1",
         session_id,
     )
-    if owner != viewer.user_id:
+    if owner is None or not viewer.owns(owner):
         raise NotFound("no such transcode session", argument="sessionId")
 
 

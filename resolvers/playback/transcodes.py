@@ -61,6 +61,7 @@ class TranscodeSession:
     encoder_options: dict[str, str]
     is_stopped: bool
     burn_subtitle_stream: int | None = None
+    profile_id: uuid.UUID | None = None  # the profile that started the playback session
 
     def variant(self, name: str) -> Variant | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -115,7 +116,8 @@ async def create_transcode(
 
 async def transcode_session(pool: asyncpg.Pool, session_id: uuid.UUID) -> TranscodeSession | None:
     row = await pool.fetchrow(
-        "SELECT t.*, s.user_id, s.stopped_at, f.raw_path FROM transcode_sessions AS t "
+        "SELECT t.*, s.user_id, s.profile_id, s.stopped_at, f.raw_path "
+        "FROM transcode_sessions AS t "
         "JOIN playback_sessions AS s ON s.id = t.session_id "
         "JOIN media_files AS f ON f.id = t.file_id WHERE t.session_id = $1",
         session_id,
@@ -137,6 +139,7 @@ async def transcode_session(pool: asyncpg.Pool, session_id: uuid.UUID) -> Transc
         encoder_options=dict(row["encoder_options"]),
         is_stopped=row["stopped_at"] is not None,
         burn_subtitle_stream=row["burn_subtitle_stream"],
+        profile_id=row["profile_id"],
     )
 
 

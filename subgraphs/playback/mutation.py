@@ -9,6 +9,7 @@ import strawberry
 
 from infra.errors import NotFound
 from loaders.context import Context
+from loaders.playback import ItemUserData
 from resolvers.catalog.ids import parse_id
 from resolvers.playback.devices import delete_device_profile, save_device_profile
 from resolvers.playback.heartbeats import HeartbeatCoalescer
@@ -57,7 +58,7 @@ def _session(started: StartedSession) -> PlaybackSession:
         decision=PlaybackDecision(
             method=PlaybackMethod(started.method.name),
             reasons=[reason.name for reason in started.reasons],
-            target_container=decision.target_container,
+            target_container=started.target_container,
             transcode_video=decision.transcode_video,
             transcode_audio=decision.transcode_audio,
             encoder=started.encoder,
@@ -77,7 +78,7 @@ async def _marked(info: Info, row: Any) -> MediaItem:
     if row is None:
         raise NotFound("no such item")
     loader = await user_data_loader(info)
-    loader.clear(row["item_id"]).prime(row["item_id"], row)
+    loader.clear(row["item_id"]).prime(row["item_id"], ItemUserData(row))
     return MediaItem(id=strawberry.ID(str(row["item_id"])))
 
 

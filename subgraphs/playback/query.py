@@ -84,13 +84,12 @@ class Query(PartyQuery):
     async def active_playback_sessions(
         self, info: Info, all_users: bool = False
     ) -> list[ActivePlaybackSession]:
-        """Sessions playing now: the caller's, or with allUsers every account's (administrators
-        only)."""
+        """Sessions playing now: the caller's profile's, or with allUsers every profile's of
+        every account (administrators only)."""
         viewer = await require_viewer(info, "read")
         if all_users and not info.context.services["authz"].administers(info.context.principal):
             raise Forbidden("administrators only")
         limits: StreamLimits = info.context.services.get("stream_limits", StreamLimits())
-        rows = await live_sessions(
-            info.context.pool, None if all_users else viewer.user_id, limits.lease_seconds
-        )
+        owner = None if all_users else (viewer.user_id, viewer.profile_id)
+        rows = await live_sessions(info.context.pool, owner, limits.lease_seconds, visibility(info))
         return [ActivePlaybackSession.from_row(row) for row in rows]

@@ -13,7 +13,7 @@ import media.playback as media_playback
 from loaders.context import Context
 from loaders.playback import UserDataByItemIdLoader
 from subgraphs.playback.enums import PlaybackMethod, SubtitleDelivery
-from subgraphs.playback.permissions import require_viewer
+from subgraphs.playback.permissions import require_viewer, visibility
 
 __all__ = [
     "ActivePlaybackSession",
@@ -56,12 +56,14 @@ class UserData:
 
 
 async def user_data_loader(info: Info) -> UserDataByItemIdLoader:
-    """The request's loader for the caller's profile (built on first use)."""
+    """The request's loader for the caller's profile and visibility (built on first use)."""
     state = info.context.state
     loader: UserDataByItemIdLoader | None = state.get(_LOADER_KEY)
     if loader is None:
         viewer = await require_viewer(info, "read")
-        loader = state[_LOADER_KEY] = UserDataByItemIdLoader(info.context.pool, viewer.profile_id)
+        loader = state[_LOADER_KEY] = UserDataByItemIdLoader(
+            info.context.pool, viewer.profile_id, visibility(info)
+        )
     return loader
 
 
@@ -70,9 +72,19 @@ class MediaItem:
     id: strawberry.ID
 
     @classmethod
-    async def resolve_reference(cls, id: strawberry.ID) -> MediaItem:
-        # The catalog already decided the item is visible; the key is all this subgraph needs.
-        return cls(id=id)
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> MediaItem | None:
+        """The item when the caller may see it (the catalog's visibility), else null: a
+        router's ``_entities`` call answers a hidden item as an unknown one. For a signed-in
+        caller the check is the user-data loader's, so ``userData`` costs no second statement."""
+        try:
+            item_id = uuid.UUID(str(id))
+        except ValueError:
+            return None
+        if info.context.principal.is_authenticated:
+            visible: object = await (await user_data_loader(info)).load(item_id)
+        else:
+            visible = await info.context.loaders.catalog.media_item_by_id.load(item_id)
+        return cls(id=strawberry.ID(str(item_id))) if visible is not None else None
 
     @strawberry.field
     async def user_data(self, info: Info) -> UserData | None:
@@ -82,8 +94,8 @@ class MediaItem:
             item_id = uuid.UUID(str(self.id))
         except ValueError:
             return None
-        row = await (await user_data_loader(info)).load(item_id)
-        return UserData.from_row(row) if row is not None else None
+        entry = await (await user_data_loader(info)).load(item_id)
+        return UserData.from_row(entry.row) if entry is not None and entry.row is not None else None
 
 
 @strawberry.type
@@ -94,7 +106,8 @@ class PlaybackDecision:
         description="The video encoder of a transcode (libx264, h264_nvenc, …); null otherwise."
     )
     target_container: str | None = strawberry.field(
-        description="The container the client receives (HLS segments: mp4 or mpegts)."
+        description="The container the client receives: the file's own for direct play, mp4 "
+        "for a remux, mpegts for an HLS session (its segments)."
     )
     transcode_video: bool
     transcode_audio: bool
@@ -145,7 +158,9 @@ class ActivePlaybackSession:
     id: strawberry.ID
     user_id: strawberry.ID
     profile_id: strawberry.ID
-    item: MediaItem
+    item: MediaItem | None = strawberry.field(
+        description="The item played; null when the caller may not see it (any more)."
+    )
     file_id: strawberry.ID
     method: PlaybackMethod
     position_ms: int
@@ -162,7 +177,7 @@ class ActivePlaybackSession:
             id=strawberry.ID(str(row["id"])),
             user_id=strawberry.ID(str(row["user_id"])),
             profile_id=strawberry.ID(str(row["profile_id"])),
-            item=MediaItem(id=strawberry.ID(str(row["item_id"]))),
+            item=MediaItem(id=strawberry.ID(str(row["item_id"]))) if row["item_visible"] else None,
             file_id=strawberry.ID(str(row["file_id"])),
             method=PlaybackMethod(row["method"]),
             position_ms=row["position_ms"],

@@ -25,7 +25,7 @@ START = """
 mutation ($id: ID!) {
   startPlayback(itemId: $id, deviceProfileName: "chromium") {
     __typename
-    ... on PlaybackSession { id streamUrl decision { method encoder reasons } }
+    ... on PlaybackSession { id streamUrl decision { method encoder reasons targetContainer } }
     ... on PlaybackError { code message }
   }
 }"""
@@ -98,6 +98,7 @@ async def test_a_transcode_plays_seeks_and_carries_subtitles(
         assert session["__typename"] == "PlaybackSession", session
         assert session["decision"]["method"] == "TRANSCODE"
         assert session["decision"]["encoder"] == "libx264"
+        assert session["decision"]["targetContainer"] == "mpegts"  # what the segments below are
         assert session["streamUrl"].startswith(f"/hls/{session['id']}/master.m3u8?")
         master = (await client.get(session["streamUrl"])).text
         assert 'TYPE=SUBTITLES,GROUP-ID="subs"' in master and 'LANGUAGE="en' in master

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from infra.bus import InProcessBus
-from infra.errors import BadUserInput, Forbidden, NotFound
+from infra.errors import BadUserInput, NotFound
 from resolvers.playback.heartbeats import HeartbeatCoalescer
 from resolvers.playback.sessions import Viewer
 from tests.subgraphs.playback.conftest import (
@@ -116,15 +116,15 @@ async def test_a_thousand_sessions_flush_in_one_statement_per_table(pool: asyncp
     )
 
 
-async def test_someone_elses_session_is_refused(pool: asyncpg.Pool) -> None:
+async def test_someone_elses_session_does_not_exist_for_the_caller(pool: asyncpg.Pool) -> None:
     alice = await _viewer(pool, "alice")
     mallory = await _viewer(pool, "mallory")
     (session_id,) = await _sessions(pool, alice, 1)
     heartbeats = HeartbeatCoalescer(pool, InProcessBus())
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         await heartbeats.record(session_id, mallory, MINUTE, False)
     await heartbeats.record(session_id, alice, 10 * MINUTE, False)  # now cached
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         await heartbeats.record(session_id, mallory, MINUTE, False)
     with pytest.raises(NotFound):
         await heartbeats.record(uuid.uuid4(), alice, MINUTE, False)

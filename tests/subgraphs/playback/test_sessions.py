@@ -249,7 +249,7 @@ async def test_the_final_five_minutes_count_as_played(pool: asyncpg.Pool, execut
     assert result.data["reportProgress"]["isPlayed"] is True
 
 
-async def test_someone_elses_session_is_refused(
+async def test_someone_elses_session_does_not_exist_for_the_caller(
     pool: asyncpg.Pool, execute: Execute, context: Any
 ) -> None:
     item_id, _ = await _movie(pool)
@@ -260,8 +260,8 @@ async def test_someone_elses_session_is_refused(
     progress = await execute(PROGRESS, context_value=as_mallory, session=session, at=600_000)
     stop = await execute(STOP, context_value=context(principal=mallory.principal), session=session)
 
-    assert error_codes(progress) == ["FORBIDDEN"]
-    assert error_codes(stop) == ["FORBIDDEN"]
+    assert error_codes(progress) == ["NOT_FOUND"]
+    assert error_codes(stop) == ["NOT_FOUND"]
     row = await pool.fetchrow(
         "SELECT position_ms, stopped_at FROM playback_sessions WHERE id = $1", uuid.UUID(session)
     )
