@@ -121,7 +121,7 @@ def as_kid(context: Callable[..., Context], family: Family) -> Context:
 async def gateway(query: str, context: Context, **variables: Any) -> dict[str, Any]:
     """The composed schema as ``/graphql`` runs it, errors formatted and masked."""
     service = GraphQLService(composed_schema().schema)
-    return await service.execute(service.prepare(query, None, variables), context)
+    return await service.execute(await service.prepare(query, None, variables), context)
 
 
 def codes(response: dict[str, Any]) -> list[str]:
