@@ -53,7 +53,13 @@ def running_app(database_url: str, data_dir: Path, **environ: str) -> Iterator[R
             **environ,
         }
     )
-    app = create_app(settings)
+    with running(create_app(settings)) as served:
+        yield served
+
+
+@contextmanager
+def running(app: Starlette) -> Iterator[Running]:
+    """``app`` with its lifespan under uvicorn on a free port, in a thread."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
 import httpx
-import uvicorn
 from websockets.asyncio.client import connect
 
 from gateway.subgraph_app import subgraph_app
 from infra.settings import load_settings
-from tests.gateway.conftest import free_port
-from tests.gateway.test_app import Running
+from tests.gateway.test_app import Running, running
 from tests.gateway.test_document_limits import fragment_bomb
 from tests.gateway.test_persisted_queries import ITEMS, persisted_only_key, sha
 from tests.support.auth import admin_api_key
@@ -36,25 +32,8 @@ def running_subgraph(database_url: str, data_dir: Path, name: str) -> Iterator[R
             "REVENGE_LOG_LEVEL": "warning",
         }
     )
-    app = subgraph_app(settings, name)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the subgraph did not start")
-        time.sleep(0.02)
-    try:
-        yield Running(f"http://127.0.0.1:{port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(20)
+    with running(subgraph_app(settings, name)) as served:
+        yield served
 
 
 async def post(url: str, body: dict, key: str | None = None) -> httpx.Response:
