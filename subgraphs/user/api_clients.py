@@ -205,7 +205,7 @@ class ApiClientMutation:
         if client is None:
             return _no_client("clientId")
         check: DocumentChecker | None = info.context.services.get("document_checker")
-        if check is None:  # a standalone subgraph cannot see the composed schema
+        if check is None:  # an app built without the request rules of gateway/graphql_edge.py
             raise RuntimeError("documents are registered through the gateway")
         try:
             added, unchanged = await register_documents(

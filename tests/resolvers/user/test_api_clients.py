@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 
 import asyncpg
@@ -180,3 +181,26 @@ async def test_a_persisted_only_key_needs_a_live_client(
         await create_api_key(pool, admin, "k", ["catalog:read"], persisted_only=True)
     with pytest.raises(NotFound):
         await create_api_key(pool, admin, "k", ["catalog:read"], client_id=client["id"])
+
+
+async def test_documents_are_checked_off_the_event_loop(
+    pool: asyncpg.Pool, make_user: MakeUser
+) -> None:
+    # Given a checker that notes the thread it runs on
+    admin = await make_user("root", ("admin",))
+    client = await create_api_client(pool, "Threads", admin)
+    threads: list[int] = []
+
+    def noting_check(document: str) -> tuple[str, str | None]:
+        threads.append(threading.get_ident())
+        return CHECK(document)
+
+    # When a manifest of two documents is registered
+    added = await register_documents(
+        pool, client["id"], apollo_manifest(ME, LIBRARIES), noting_check, admin
+    )
+
+    # Then both were validated, neither on the event loop's thread
+    assert added == (2, 0)
+    assert len(threads) == 2
+    assert threading.get_ident() not in threads
