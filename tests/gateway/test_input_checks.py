@@ -130,6 +130,7 @@ def test_the_error_names_the_variable_and_the_literal() -> None:
     ]
     assert [(e.locations[0].line, e.locations[0].column) for e in by_literal] == [(1, 17)]
     assert unstorable_text(document, {"q": "Amélie \U0001f47d", "n": [1, None, {"a": True}]}) == []
+    assert unstorable_text(document, {"q": "\\u0000 is how JSON writes NUL"}) == []
 
 
 def test_deeply_nested_variables_are_walked_without_recursion() -> None:
