@@ -83,7 +83,12 @@ def is_system_folder(path: str) -> bool:
     return any(path == tree or path.startswith(tree + "/") for tree in _SYSTEM_TREES)
 
 
-def _check_paths(paths: Sequence[str]) -> list[str]:
+def _within(path: str, folders: Sequence[str]) -> bool:
+    return any(path == folder or path.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+
+def _check_paths(paths: Sequence[str], reserved: Sequence[str]) -> list[str]:
+    own = [os.path.realpath(folder) for folder in reserved if folder]
     normalized: list[str] = []
     for raw in paths:
         if not raw.strip() or "\x00" in raw:
@@ -100,11 +105,16 @@ def _check_paths(paths: Sequence[str]) -> list[str]:
             raise LibraryProblem("PATH_NOT_FOUND", f"{path} does not exist", "rootPaths")
         if not os.path.isdir(path):
             raise LibraryProblem("PATH_NOT_DIRECTORY", f"{path} is not a directory", "rootPaths")
-        if is_system_folder(path) or is_system_folder(os.path.realpath(path)):
+        real = os.path.realpath(path)
+        if is_system_folder(path) or is_system_folder(real):
             raise LibraryProblem(
                 "PATH_NOT_ALLOWED",
                 f"{path} is a system folder; choose a folder that holds media",
                 "rootPaths",
+            )
+        if _within(real, own):
+            raise LibraryProblem(
+                "PATH_NOT_ALLOWED", f"{path} holds the server's own data", "rootPaths"
             )
         if not os.access(path, os.R_OK | os.X_OK):
             raise LibraryProblem("PATH_NOT_READABLE", f"{path} is not readable", "rootPaths")
@@ -113,13 +123,14 @@ def _check_paths(paths: Sequence[str]) -> list[str]:
     return normalized
 
 
-async def normalize_root_paths(paths: Sequence[str]) -> list[str]:
+async def normalize_root_paths(paths: Sequence[str], reserved: Sequence[str] = ()) -> list[str]:
     """Absolute, normalized, de-duplicated directories this process can read, none of them a
-    system folder (symbolic links resolved for that check)."""
+    system folder nor in ``reserved`` (the server's own data; symbolic links resolved for
+    both checks)."""
     if not paths:
         raise LibraryProblem("NO_PATHS", "a library needs at least one root path", "rootPaths")
     # Touching the filesystem may block (network mounts): keep it off the event loop.
-    return await asyncio.to_thread(_check_paths, list(paths))
+    return await asyncio.to_thread(_check_paths, list(paths), list(reserved))
 
 
 def _name_taken(name: str) -> LibraryProblem:
@@ -143,13 +154,18 @@ async def list_libraries(
 
 
 async def create_library(
-    pool: asyncpg.Pool, name: str, kind: str, root_paths: Sequence[str]
+    pool: asyncpg.Pool,
+    name: str,
+    kind: str,
+    root_paths: Sequence[str],
+    *,
+    reserved: Sequence[str] = (),
 ) -> Any:
-    """Insert a library and return its row."""
+    """Insert a library and return its row; ``reserved``: folders no root may be in."""
     cleaned = _clean_name(name)
     if kind not in LIBRARY_KINDS:
         raise LibraryProblem("INVALID_KIND", f"unknown library kind {kind!r}", "kind")
-    paths = await normalize_root_paths(root_paths)
+    paths = await normalize_root_paths(root_paths, reserved)
     try:
         return await pool.fetchrow(
             "INSERT INTO libraries (name, kind, root_paths) VALUES ($1, $2, $3::text[]) "
@@ -168,10 +184,11 @@ async def update_library(
     *,
     name: str | None = None,
     root_paths: Sequence[str] | None = None,
+    reserved: Sequence[str] = (),
 ) -> Any:
     """Rename and/or re-root a library; None leaves a value as it is."""
     cleaned = _clean_name(name) if name is not None else None
-    paths = await normalize_root_paths(root_paths) if root_paths is not None else None
+    paths = await normalize_root_paths(root_paths, reserved) if root_paths is not None else None
     try:
         row = await pool.fetchrow(
             "UPDATE libraries SET name = coalesce($2, name), "

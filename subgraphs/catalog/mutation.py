@@ -81,6 +81,12 @@ async def _audit(info: Info, action: str, target: str) -> None:
     )
 
 
+def _server_folders(info: Info) -> list[str]:
+    """The server's own data (database, transcodes, images): never a library's folder."""
+    settings = info.context.settings
+    return [settings.data_dir, str(settings.effective_scratch_dir)]
+
+
 def _error(problem: LibraryProblem) -> LibraryError:
     return LibraryError(
         code=LibraryErrorCode(problem.code), message=problem.message, field=problem.field
@@ -100,7 +106,11 @@ class Mutation:
         await require_admin(info)
         try:
             row = await create_library(
-                info.context.pool, input.name, input.kind.value, input.root_paths
+                info.context.pool,
+                input.name,
+                input.kind.value,
+                input.root_paths,
+                reserved=_server_folders(info),
             )
         except LibraryProblem as problem:
             return _error(problem)
@@ -115,7 +125,11 @@ class Mutation:
         library_id = parse_id(id)
         try:
             row = await update_library(
-                info.context.pool, library_id, name=input.name, root_paths=input.root_paths
+                info.context.pool,
+                library_id,
+                name=input.name,
+                root_paths=input.root_paths,
+                reserved=_server_folders(info),
             )
         except LibraryProblem as problem:
             return _error(problem)

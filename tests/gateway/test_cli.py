@@ -194,13 +194,13 @@ def test_subgraph_serves_the_catalog_alone_with_service_and_entities(
     port = free_port()
     process = subprocess.Popen(
         [REVENGE, "subgraph", "catalog", "--port", str(port)],
-        env=clean_env(REVENGE_DATA_DIR=str(tmp_path), REVENGE_DATABASE_URL=database_url),
+        env=clean_env(REVENGE_DATA_DIR=str(tmp_path / "data"), REVENGE_DATABASE_URL=database_url),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     key = cli_admin_key(
-        clean_env(REVENGE_DATA_DIR=str(tmp_path), REVENGE_DATABASE_URL=database_url), "ops"
+        clean_env(REVENGE_DATA_DIR=str(tmp_path / "data"), REVENGE_DATABASE_URL=database_url), "ops"
     )
     auth = {"x-api-key": key}
     try:

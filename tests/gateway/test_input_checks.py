@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from graphql import parse
 from websockets.asyncio.client import connect
 
@@ -56,12 +57,17 @@ def _codes(body: Any) -> list[Any]:
     return [(error.get("extensions") or {}).get("code") for error in body.get("errors") or []]
 
 
-async def test_http_refuses_nul_and_lone_surrogates(
-    pool: asyncpg.Pool, database_url: str, tmp_path: Path
-) -> None:
+@pytest.fixture
+def cases(tmp_path: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    """(name, document, variables) with a NUL or a lone surrogate; the library folder exists."""
     folder = tmp_path / "films"
     folder.mkdir()
-    cases = _cases(str(folder))
+    return _cases(str(folder))
+
+
+async def test_http_refuses_nul_and_lone_surrogates(
+    pool: asyncpg.Pool, database_url: str, tmp_path: Path, cases: list[Any]
+) -> None:
     with running_app(database_url, tmp_path / "data") as app:
         key = await admin_api_key(pool)
         async with httpx.AsyncClient(base_url=app.url, headers={"x-api-key": key}) as client:
@@ -86,11 +92,8 @@ async def test_http_refuses_nul_and_lone_surrogates(
 
 
 async def test_websocket_refuses_nul_and_lone_surrogates(
-    pool: asyncpg.Pool, database_url: str, tmp_path: Path
+    pool: asyncpg.Pool, database_url: str, tmp_path: Path, cases: list[Any]
 ) -> None:
-    folder = tmp_path / "films"
-    folder.mkdir()
-    cases = _cases(str(folder))
     with running_app(database_url, tmp_path / "data") as app:
         key = await admin_api_key(pool)
         url = app.url.replace("http://", "ws://") + "/graphql"
@@ -127,6 +130,7 @@ def test_the_error_names_the_variable_and_the_literal() -> None:
     ]
     assert [(e.locations[0].line, e.locations[0].column) for e in by_literal] == [(1, 17)]
     assert unstorable_text(document, {"q": "Amélie \U0001f47d", "n": [1, None, {"a": True}]}) == []
+    assert unstorable_text(document, {"q": "\\u0000 is how JSON writes NUL"}) == []
 
 
 def test_deeply_nested_variables_are_walked_without_recursion() -> None:

@@ -49,7 +49,7 @@ def make_context(
         pool=pool,
         loaders=Loaders(pool, visibility),
         bus=bus or InProcessBus(),
-        settings=load_settings({"REVENGE_DATA_DIR": str(tmp_path)}),
+        settings=load_settings({"REVENGE_DATA_DIR": str(tmp_path / "data")}),
         services={"authz": AUTHZ, **services},
         request_id="test-request",
         principal=principal,

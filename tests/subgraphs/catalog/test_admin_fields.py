@@ -36,6 +36,12 @@ ADMIN_ON_KIDS_PROFILE = Principal(
     max_rating="PG",
 )
 
+NOT_ADMINS = pytest.mark.parametrize(
+    ("principal", "visibility"),
+    [(KID, UP_TO_PG), (ADMIN_ON_KIDS_PROFILE, UP_TO_PG), (READER, EVERYTHING)],
+    ids=["kid", "admin-on-kids-profile", "reader"],
+)
+
 LIBRARY = """query($id: ID!) { library(id: $id) {
   name itemCount rootPaths latestScan { filesSeen currentPath } } }"""
 LIBRARIES = "{ libraries { name rootPaths latestScan { status filesSeen currentPath } } }"
@@ -51,11 +57,7 @@ async def _adult_only_library(pool: asyncpg.Pool) -> object:
     return library
 
 
-@pytest.mark.parametrize(
-    ("principal", "visibility"),
-    [(KID, UP_TO_PG), (ADMIN_ON_KIDS_PROFILE, UP_TO_PG), (READER, EVERYTHING)],
-    ids=["kid", "admin-on-kids-profile", "reader"],
-)
+@NOT_ADMINS
 async def test_readers_get_null_root_paths_and_latest_scan(
     pool: asyncpg.Pool, tmp_path: Path, principal: Principal, visibility: VisibilityFilter
 ) -> None:
@@ -98,11 +100,7 @@ async def test_an_administrator_reads_root_paths_and_latest_scan(
     }
 
 
-@pytest.mark.parametrize(
-    ("principal", "visibility"),
-    [(KID, UP_TO_PG), (ADMIN_ON_KIDS_PROFILE, UP_TO_PG), (READER, EVERYTHING)],
-    ids=["kid", "admin-on-kids-profile", "reader"],
-)
+@NOT_ADMINS
 async def test_readers_cannot_follow_a_scan(
     pool: asyncpg.Pool, tmp_path: Path, principal: Principal, visibility: VisibilityFilter
 ) -> None:

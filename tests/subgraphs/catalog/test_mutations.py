@@ -98,6 +98,11 @@ async def test_create_library(execute: Execute, pool: asyncpg.Pool, tmp_path: Pa
         ("New", [], "NO_PATHS", "rootPaths"),
         ("New", ["{tmp}/missing"], "PATH_NOT_FOUND", "rootPaths"),
         ("New", ["{tmp}/file.txt"], "PATH_NOT_DIRECTORY", "rootPaths"),
+        ("New", ["films"], "PATH_NOT_ABSOLUTE", "rootPaths"),
+        ("New", ["/etc"], "PATH_NOT_ALLOWED", "rootPaths"),
+        ("New", ["{tmp}/data"], "PATH_NOT_ALLOWED", "rootPaths"),  # the server's data folder
+        ("New", ["{tmp}/data/transcodes"], "PATH_NOT_ALLOWED", "rootPaths"),
+        ("New", ["{tmp}/link-to-data/images"], "PATH_NOT_ALLOWED", "rootPaths"),
     ],
 )
 async def test_create_library_errors(
@@ -110,6 +115,9 @@ async def test_create_library_errors(
     field: str,
 ) -> None:
     (tmp_path / "file.txt").write_text("x")
+    for folder in ("films", "data/transcodes", "data/images"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "link-to-data").symlink_to(tmp_path / "data")
     await insert_library(pool, name="Movies")
 
     result = await execute(
