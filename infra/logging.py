@@ -16,7 +16,7 @@ import sys
 
 import structlog
 
-from infra.logging_redaction import redact_secrets
+from infra.logging_redaction import redact_secrets, redact_url, redact_urls_in
 
 __all__ = ["configure_logging"]
 
@@ -36,6 +36,20 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def __init__(self) -> None:
         super().__init__(_Stderr())
+
+
+class _HostOnlyUrls(logging.Filter):
+    """httpx logs each request's full URL (at info): a webhook's path is its receiver's secret,
+    a worker's segment URL carries a signature. Cut them to scheme and host."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_url(str(arg)) if "://" in str(arg) else arg for arg in record.args
+            )
+        elif isinstance(record.msg, str) and "://" in record.msg:
+            record.msg = redact_urls_in(record.msg)
+        return True
 
 
 def configure_logging(level: str = "info", fmt: str = "text") -> None:
@@ -84,3 +98,6 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
     # what matters is logged by our own code.
     for noisy in ("pgserver", "uvicorn.access", "asyncio", "procrastinate", "casbin", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    httpx_log = logging.getLogger("httpx")
+    if not any(isinstance(f, _HostOnlyUrls) for f in httpx_log.filters):
+        httpx_log.addFilter(_HostOnlyUrls())

@@ -15,7 +15,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["REDACTED", "redact_secrets", "redact_text", "redact_url"]
+__all__ = ["REDACTED", "redact_secrets", "redact_text", "redact_url", "redact_urls_in"]
 
 REDACTED = "[redacted]"
 
@@ -38,8 +38,9 @@ _SECRET_KEYS = frozenset(
         "set_cookie",
     }
 )
-# Keys whose value is a URL: only its scheme and host are kept.
-_URL_KEYS = frozenset({"url", "webhook_url", "database_url", "cache_url", "location"})
+# Keys whose value is a URL: only its scheme and host are kept (other URLs keep their path, and
+# code that logs a URL whose path is a secret cuts it with ``redact_url``).
+_URL_KEYS = frozenset({"webhook_url", "database_url", "cache_url", "opa_url"})
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # user:password@ in any URL (postgresql://revenge:hunter2@db/…)
@@ -91,6 +92,14 @@ def redact_url(url: str) -> str:
         netloc += f":{port}"
     suffix = "/…" if parts.path.strip("/") or parts.query else ""
     return f"{parts.scheme}://{netloc}{suffix}"
+
+
+_URL = re.compile(r"[a-zA-Z][\w+.-]*://[^\s'\"<>]+")
+
+
+def redact_urls_in(text: str) -> str:
+    """``text`` (an error that may quote URLs) with every URL cut to its scheme and host."""
+    return redact_text(_URL.sub(lambda match: redact_url(match.group(0)), text))
 
 
 def _normal(key: Any) -> str:
