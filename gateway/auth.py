@@ -27,7 +27,7 @@ from infra.errors import Unauthenticated
 from infra.ratelimit import open_limiter
 from infra.settings import Settings
 from infra.signing import StreamSigner
-from infra.tokens import KeyRing, verify_access_token
+from infra.tokens import InvalidAccessToken, KeyRing, verify_access_token
 from resolvers.user.principals import principal_for_access_token, principal_for_api_key
 
 log = structlog.get_logger("revenge.auth")
@@ -64,8 +64,12 @@ async def authenticate(
     if token is not None and api_key is not None:
         raise Unauthenticated("send either a bearer token or an API key, not both")
     if token is not None:
-        claims = verify_access_token(ring, token)
-        return await principal_for_access_token(pool, claims), claims.session_id
+        try:
+            claims = verify_access_token(ring, token)
+            return await principal_for_access_token(pool, claims), claims.session_id
+        except InvalidAccessToken as error:  # the caller learns nothing more than "invalid"
+            log.info("access token refused", reason=error.reason)
+            raise
     if api_key is not None:
         return await principal_for_api_key(pool, api_key), None
     return ANONYMOUS, None

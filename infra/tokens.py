@@ -74,8 +74,7 @@ class InvalidAccessToken(Unauthenticated):
     """A refused access token; ``reason`` says why, for logs only."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(SAFE_MESSAGE)
-        self.reason = reason
+        super().__init__(SAFE_MESSAGE, reason=reason)
 
 
 class KeyRingError(Exception):
