@@ -40,6 +40,8 @@ class Settings:
     data_dir: str = ""
     log_level: str = "info"
     log_format: str = "text"
+    # One line per HTTP request and per WebSocket connect/close (gateway/access_log.py).
+    log_access: bool = True
     dev_mode: bool = False
     worker_in_process: bool = True
     worker_concurrency: int = 2
@@ -209,6 +211,7 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "data_dir": ("REVENGE_DATA_DIR", "data_dir", _directory),
     "log_level": ("REVENGE_LOG_LEVEL", "log.level", _one_of(*LOG_LEVELS)),
     "log_format": ("REVENGE_LOG_FORMAT", "log.format", _one_of("json", "text")),
+    "log_access": ("REVENGE_LOG_ACCESS", "log.access", _as_bool),
     "dev_mode": ("REVENGE_DEV_MODE", "dev_mode", _as_bool),
     "worker_in_process": ("REVENGE_WORKER_IN_PROCESS", "worker.in_process", _as_bool),
     "worker_concurrency": (
