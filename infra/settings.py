@@ -81,6 +81,8 @@ class Settings:
     persisted_query_retention_days: float = 90.0
     # Metrics: /metrics answers 404 unless enabled; enabled, it needs `Authorization: Bearer
     # <metrics.token>` (a token is required to enable it).
+    # Access-token signing keys: a new key this often (0: only by `revenge keys rotate`).
+    auth_key_rotation_days: float = 30.0
     metrics_enabled: bool = False
     metrics_token: str | None = None
 
@@ -342,6 +344,11 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
         "REVENGE_PERSISTED_QUERY_RETENTION_DAYS",
         "graphql.persisted_query_retention_days",
         _as_float(1, 3650),
+    ),
+    "auth_key_rotation_days": (
+        "REVENGE_AUTH_KEY_ROTATION_DAYS",
+        "auth.key_rotation_days",
+        _as_float(0, 3650),
     ),
     "metrics_enabled": ("REVENGE_METRICS_ENABLED", "metrics.enabled", _as_bool),
     "metrics_token": ("REVENGE_METRICS_TOKEN", "metrics.token", _token),

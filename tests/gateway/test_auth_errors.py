@@ -11,6 +11,7 @@ import httpx
 import pytest
 import structlog
 
+from infra.key_rotation import key_ring_path
 from infra.tokens import KeyRing, issue_access_token
 from resolvers.user.accounts import create_user
 from resolvers.user.api_keys import create_api_key
@@ -32,7 +33,7 @@ USER = str(uuid.uuid4())
 async def test_a_signed_token_with_ids_that_are_not_uuids_is_a_401(
     app: Running, user_id: str, session_id: str, profile_id: str | None, reason: str
 ) -> None:
-    ring = KeyRing.open(Path(app.app.state.settings.data_dir) / "keys" / "access-tokens.json")
+    ring = KeyRing.open(key_ring_path(app.app.state.settings.data_dir))
     token = issue_access_token(ring, user_id=user_id, session_id=session_id, profile_id=profile_id)
 
     with structlog.testing.capture_logs() as logs:
