@@ -18,9 +18,10 @@ import structlog
 from procrastinate import Blueprint
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.access_log import AccessLog
+from gateway.access_log import route_label as _route_label
 from gateway.auth import (
     close_auth_services,
     open_auth_services,
@@ -41,7 +42,7 @@ from gateway.webhooks import open_webhooks
 from infra.bus import EventBus, open_bus
 from infra.database import Database, open_database
 from infra.jobs import open_job_queue, stop_worker
-from infra.metrics import UNMATCHED, Metrics
+from infra.metrics import Metrics
 from infra.settings import Settings
 from resolvers.catalog import scan_jobs, trickplay_jobs
 from resolvers.catalog.bootstrap import LibrarySpec, ensure_library
@@ -217,18 +218,26 @@ def create_app(
 
 
 class _RevengeApp(Starlette):
-    """Starlette with the stream seek path (``gateway.stream_seeks``) in front of its whole
-    stack, even of the error middleware Starlette always puts outermost."""
+    """Starlette with the request ids and access log (``gateway.access_log``) and the stream
+    seek path (``gateway.stream_seeks``) in front of its whole stack, even of the error
+    middleware Starlette always puts outermost."""
 
     def build_middleware_stack(self) -> ASGIApp:
         state = self.state
-        return StreamSeeks(
-            super().build_middleware_stack(), state.signed_lookups, state.open_files, state.metrics
+        return AccessLog(
+            StreamSeeks(
+                super().build_middleware_stack(),
+                state.signed_lookups,
+                state.open_files,
+                state.metrics,
+            ),
+            enabled=state.settings.log_access,
         )
 
 
 class _RequestIdMiddleware:
-    """Gives each request an id (honouring ``X-Request-Id``), logs it, counts it."""
+    """Sends the request's id back (``X-Request-Id``; ``AccessLog``, in front of everything,
+    gave it one) and counts the request by route template and status."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -238,9 +247,9 @@ class _RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        request_id = scope.get("revenge.request_id") or uuid.uuid4().hex
         scope["revenge.request_id"] = request_id
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        header = (b"x-request-id", request_id.encode())
         started = time.perf_counter()
         status = 500
 
@@ -248,34 +257,13 @@ class _RequestIdMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": [*message.get("headers", []), header]}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            structlog.contextvars.unbind_contextvars("request_id")
             if scope["type"] == "http":
                 self.metrics.observe_http(
                     scope["method"], _route_label(scope), status, time.perf_counter() - started
                 )
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            text: str = value.decode("latin-1")[:128]
-            return text if text.isprintable() else None
-    return None
-
-
-def _route_label(scope: Scope) -> str:
-    """The template of the route that answered (the router leaves it in the scope), never the
-    path a client sent: the label has as many values as the app has routes."""
-    route = scope.get("route")
-    if isinstance(route, Mount):
-        return f"{route.path}/{{path:path}}"
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,10 +23,11 @@ from infra.authz.rego_engine import open_policy_engine
 from infra.authz.service import AuthorizationService
 from infra.bus import EventBus
 from infra.errors import Unauthenticated
+from infra.key_rotation import key_ring_path, rotate_keys_forever
 from infra.ratelimit import open_limiter
 from infra.settings import Settings
 from infra.signing import StreamSigner
-from infra.tokens import KeyRing, verify_access_token
+from infra.tokens import InvalidAccessToken, KeyRing, verify_access_token
 from resolvers.user.principals import principal_for_access_token, principal_for_api_key
 
 log = structlog.get_logger("revenge.auth")
@@ -64,8 +64,12 @@ async def authenticate(
     if token is not None and api_key is not None:
         raise Unauthenticated("send either a bearer token or an API key, not both")
     if token is not None:
-        claims = verify_access_token(ring, token)
-        return await principal_for_access_token(pool, claims), claims.session_id
+        try:
+            claims = verify_access_token(ring, token)
+            return await principal_for_access_token(pool, claims), claims.session_id
+        except InvalidAccessToken as error:  # the caller learns nothing more than "invalid"
+            log.info("access token refused", reason=error.reason)
+            raise
     if api_key is not None:
         return await principal_for_api_key(pool, api_key), None
     return ANONYMOUS, None
@@ -77,11 +81,15 @@ async def open_auth_services(
     """What authentication and authorization need for the life of the process: the token key
     ring, the failed-sign-in limiter and the authorization service (Casbin rules read from
     PostgreSQL, reloaded when any process changes them; Rego policies in-process or on an OPA
-    server)."""
+    server) and the signing keys' scheduled rotation."""
     async with pool.acquire() as conn:
         casbin = await CasbinEngine.from_database(conn)
+    ring = KeyRing.open(key_ring_path(settings.data_dir))
     return {
-        "key_ring": KeyRing.open(Path(settings.data_dir) / "keys" / "access-tokens.json"),
+        "key_ring": ring,
+        "key_rotation": asyncio.create_task(
+            rotate_keys_forever(ring, settings.auth_key_rotation_days)
+        ),
         "stream_signer": StreamSigner.for_data_dir(settings.data_dir),
         "limiter": open_limiter(settings.cache_url),
         "policies": (policies := open_policy_engine(settings.opa_url)),
@@ -108,9 +116,10 @@ async def _follow_rule_changes(bus: EventBus, pool: asyncpg.Pool, casbin: Casbin
 
 
 async def close_auth_services(services: Mapping[str, Any]) -> None:
-    follower: asyncio.Task[None] = services["authz_follower"]
-    follower.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await follower
+    for name in ("authz_follower", "key_rotation"):
+        task: asyncio.Task[None] = services[name]
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await services["limiter"].close()
     await services["policies"].aclose()

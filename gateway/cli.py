@@ -204,6 +204,57 @@ def admin_create(
     _run(main)
 
 
+keys_app = typer.Typer(help="Access-token signing keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Sign with a new key from now on; the previous key verifies the tokens it signed until
+    they expire. Running servers on the same data dir pick the new key up at once."""
+    from infra.key_rotation import TOKEN_LIFETIME_SECONDS, key_ring_path
+    from infra.tokens import KeyRing
+
+    ring = KeyRing.open(key_ring_path(_settings().data_dir))
+    previous = ring.current_kid
+    kid = ring.rotate(grace_seconds=TOKEN_LIFETIME_SECONDS)
+    typer.echo(f"signing with {kid}; {previous} verifies for {TOKEN_LIFETIME_SECONDS} s more")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """The keys: kid, created, verifying until (current: signing)."""
+    from datetime import UTC, datetime
+
+    from infra.key_rotation import key_ring_path
+    from infra.tokens import KeyRing
+
+    def when(seconds: float) -> str:
+        return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+    for key in KeyRing.open(key_ring_path(_settings().data_dir)).keys():
+        until = "signing" if key.is_current else f"verifies until {when(key.verify_until or 0)}"
+        typer.echo(f"{key.kid}  created {when(key.created_at)}  {until}")
+
+
+@keys_app.command("drop")
+def keys_drop(kid: Annotated[str, typer.Argument(help="a retired key's kid")]) -> None:
+    """Forget a retired key now (after a leak): the tokens it signed stop working at once."""
+    from infra.key_rotation import key_ring_path
+    from infra.tokens import KeyRing, KeyRingError
+
+    ring = KeyRing.open(key_ring_path(_settings().data_dir))
+    if kid not in ring.kids:
+        typer.echo(f"revenge: no key {kid!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        ring.drop(kid)
+    except KeyRingError as error:
+        typer.echo(f"revenge: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"dropped {kid}")
+
+
 def main() -> None:
     # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, containers, CI); the embedded
     # PostgreSQL copes without it, and the warning would only confuse.

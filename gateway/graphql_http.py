@@ -290,6 +290,14 @@ class GraphQLService:
         if isinstance(original, RevengeError):
             formatted["message"] = original.message
             formatted["extensions"] = {**original.extensions, "code": original.code}
+            if original.reason is not None:  # the policy's reason: for us, not the caller
+                logger.info(
+                    "graphql.refused",
+                    request_id=getattr(context, "request_id", None),
+                    path=error.path,
+                    code=original.code,
+                    reason=original.reason,
+                )
         elif original is None or isinstance(original, GraphQLError):
             formatted.setdefault("extensions", {}).setdefault("code", "INTERNAL")
         else:

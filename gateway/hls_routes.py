@@ -102,7 +102,7 @@ async def _session(
     except Unauthenticated as error:
         return problem(401, error.code, error.message)
     except Forbidden as error:
-        log.info("hls refused", reason=error.extensions.get("reason", error.message))
+        log.info("hls refused", reason=error.reason or error.message)
         return problem(403, error.code, error.message)
     session = await _cached_session(request, session_id)
     if (

@@ -103,7 +103,7 @@ async def image(request: Request) -> Response:
     except Unauthenticated as error:
         return problem(401, error.code, "sign in or use a signed image URL")
     except Forbidden as error:
-        log.info("image refused", reason=error.extensions.get("reason", error.message))
+        log.info("image refused", reason=error.reason or error.message)
         return problem(403, error.code, error.message)
     visibility = state.services["authz"].visibility(principal)
     path = await image_file_path(state.database.pool, image_id, visibility)
@@ -320,7 +320,7 @@ async def stream(request: Request) -> Response:
     except Unauthenticated as error:
         return problem(401, error.code, error.message)
     except Forbidden as error:
-        log.info("stream refused", reason=error.extensions.get("reason", error.message))
+        log.info("stream refused", reason=error.reason or error.message)
         return problem(403, error.code, error.message)
     if found is None:
         return problem(404, "NOT_FOUND", "file not found")

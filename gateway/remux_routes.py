@@ -77,7 +77,7 @@ async def remux(request: Request) -> Response:
     except Unauthenticated as error:
         return problem(401, error.code, error.message)
     except Forbidden as error:
-        log.info("remux refused", reason=error.extensions.get("reason", error.message))
+        log.info("remux refused", reason=error.reason or error.message)
         return problem(403, error.code, error.message)
     visibility = request.app.state.services["authz"].visibility(principal)
     found = await stream_file(request.app.state.database.pool, file_id, visibility)

@@ -135,7 +135,7 @@ async def _find(request: Request) -> _Found | Response:
     except Unauthenticated as error:
         return problem(401, error.code, error.message)
     except Forbidden as error:
-        log.info("subtitle refused", reason=error.extensions.get("reason", error.message))
+        log.info("subtitle refused", reason=error.reason or error.message)
         return problem(403, error.code, error.message)
     pool = request.app.state.database.pool
     visibility = request.app.state.services["authz"].visibility(principal)

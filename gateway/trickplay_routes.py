@@ -48,7 +48,7 @@ async def _find(request: Request) -> tuple[uuid.UUID, TrickplayInfo] | Response:
     except Unauthenticated as error:
         return problem(401, error.code, error.message)
     except Forbidden as error:
-        log.info("trickplay refused", reason=error.extensions.get("reason", error.message))
+        log.info("trickplay refused", reason=error.reason or error.message)
         return problem(403, error.code, error.message)
     pool = request.app.state.database.pool
     visibility = request.app.state.services["authz"].visibility(principal)

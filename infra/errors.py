@@ -21,13 +21,18 @@ __all__ = [
 
 
 class RevengeError(Exception):
-    """Base of every error whose message is safe to show to the caller."""
+    """Base of every error whose message is safe to show to the caller.
+
+    ``extensions`` go to the caller with the code; ``reason`` (why a policy, a signature or a
+    token refused) is for logs only and never leaves the server.
+    """
 
     code = "INTERNAL"
 
-    def __init__(self, message: str, **extensions: Any) -> None:
+    def __init__(self, message: str, *, reason: str | None = None, **extensions: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason
         self.extensions: dict[str, Any] = extensions
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import structlog
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
@@ -13,11 +14,15 @@ from infra.errors import RevengeError
 
 __all__ = ["RevengeErrorCodes", "with_error_code"]
 
+log = structlog.get_logger("revenge.graphql")
+
 
 def with_error_code(error: GraphQLError) -> GraphQLError:
     """Give an error raised as a ``RevengeError`` its ``extensions.code``."""
     original = error.original_error
     if isinstance(original, RevengeError):
+        if original.reason is not None:  # for the log, never for the caller
+            log.info("graphql.refused", path=error.path, code=original.code, reason=original.reason)
         error.extensions = {
             **(error.extensions or {}),
             **original.extensions,

@@ -40,6 +40,8 @@ class Settings:
     data_dir: str = ""
     log_level: str = "info"
     log_format: str = "text"
+    # One line per HTTP request and per WebSocket connect/close (gateway/access_log.py).
+    log_access: bool = True
     dev_mode: bool = False
     worker_in_process: bool = True
     worker_concurrency: int = 2
@@ -83,6 +85,8 @@ class Settings:
     persisted_query_retention_days: float = 90.0
     # Metrics: /metrics answers 404 unless enabled; enabled, it needs `Authorization: Bearer
     # <metrics.token>` (a token is required to enable it).
+    # Access-token signing keys: a new key this often (0: only by `revenge keys rotate`).
+    auth_key_rotation_days: float = 30.0
     metrics_enabled: bool = False
     metrics_token: str | None = None
 
@@ -213,6 +217,7 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "data_dir": ("REVENGE_DATA_DIR", "data_dir", _directory),
     "log_level": ("REVENGE_LOG_LEVEL", "log.level", _one_of(*LOG_LEVELS)),
     "log_format": ("REVENGE_LOG_FORMAT", "log.format", _one_of("json", "text")),
+    "log_access": ("REVENGE_LOG_ACCESS", "log.access", _as_bool),
     "dev_mode": ("REVENGE_DEV_MODE", "dev_mode", _as_bool),
     "worker_in_process": ("REVENGE_WORKER_IN_PROCESS", "worker.in_process", _as_bool),
     "worker_concurrency": (
@@ -363,6 +368,11 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
         "REVENGE_PERSISTED_QUERY_RETENTION_DAYS",
         "graphql.persisted_query_retention_days",
         _as_float(1, 3650),
+    ),
+    "auth_key_rotation_days": (
+        "REVENGE_AUTH_KEY_ROTATION_DAYS",
+        "auth.key_rotation_days",
+        _as_float(0, 3650),
     ),
     "metrics_enabled": ("REVENGE_METRICS_ENABLED", "metrics.enabled", _as_bool),
     "metrics_token": ("REVENGE_METRICS_TOKEN", "metrics.token", _token),

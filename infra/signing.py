@@ -18,7 +18,7 @@ fetches a poster with the profile's own limits.
 
 The secret is 256 random bits in a file created 0600 on first use; creation is atomic
 (``mkstemp`` + ``link``), so concurrent first starts agree on one key. Every rejection raises
-``Forbidden`` with one safe message; the cause is in ``extensions["reason"]`` for logs.
+``Forbidden`` with one safe message; the cause is in ``reason``, for logs.
 """
 
 from __future__ import annotations

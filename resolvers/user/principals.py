@@ -13,7 +13,7 @@ import asyncpg
 
 from infra.authz.principal import Principal
 from infra.errors import Unauthenticated
-from infra.tokens import AccessClaims, hash_token
+from infra.tokens import AccessClaims, InvalidAccessToken, hash_token
 
 __all__ = [
     "principal_for_access_token",
@@ -41,6 +41,14 @@ def _profile_fields(row: asyncpg.Record) -> dict[str, object]:
     }
 
 
+def _uuid(name: str, value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        # Signed by us, yet not one of our ids: refused like any bad token, never a 500.
+        raise InvalidAccessToken(f"malformed: {name} is not a UUID") from None
+
+
 async def principal_for_access_token(pool: asyncpg.Pool, claims: AccessClaims) -> Principal:
     row = await pool.fetchrow(
         "SELECT s.revoked_at, u.is_disabled, u.roles, p.id AS profile_id, p.is_kids, "
@@ -48,9 +56,9 @@ async def principal_for_access_token(pool: asyncpg.Pool, claims: AccessClaims) -
         "FROM auth_sessions s JOIN users u ON u.id = s.user_id "
         "LEFT JOIN profiles p ON p.id = $2 AND p.user_id = s.user_id "
         "WHERE s.id = $1 AND s.user_id = $3",
-        uuid.UUID(claims.session_id),
-        uuid.UUID(claims.profile_id) if claims.profile_id else None,
-        uuid.UUID(claims.user_id),
+        _uuid("sid", claims.session_id),
+        _uuid("pid", claims.profile_id) if claims.profile_id else None,
+        _uuid("sub", claims.user_id),
     )
     if row is None or row["revoked_at"] is not None or row["is_disabled"]:
         raise Unauthenticated("Invalid or expired access token")

@@ -30,6 +30,7 @@ from procrastinate.jobs import Job
 
 from infra.bus import EventBus
 from infra.jobs import defer_in_transaction
+from infra.logging_redaction import redact_url, redact_urls_in
 from infra.server_events import new_event_id, publish_server_event
 from infra.settings import Settings
 from infra.webhook_client import WebhookClient, WebhookResult
@@ -104,7 +105,9 @@ class _RetryAsAsked(BaseRetryStrategy):
         if isinstance(exception, asyncio.CancelledError | procrastinate_errors.JobAborted):
             return RetryDecision(retry_in={"seconds": 0})
         if isinstance(exception, Exception):
-            log.warning("webhook delivery job failed; retrying", error=repr(exception))
+            log.warning(
+                "webhook delivery job failed; retrying", error=redact_urls_in(repr(exception))
+            )
             return RetryDecision(retry_in={"seconds": TROUBLE_RETRY_S})
         return None
 
@@ -217,6 +220,17 @@ async def _attempt(
     last = final or row["is_test"] or attempt >= policy.max_attempts
     status = "delivered" if result.ok else ("failed" if last else "pending")
     retry_in = policy.backoff(attempt) if status == "pending" else None
+    if not result.ok:
+        # The URL's path is the receiver's secret (a Home Assistant webhook id): host only.
+        log.info(
+            "webhook attempt failed",
+            webhook=str(row["endpoint_id"]),
+            url=redact_url(row["url"]),
+            attempt=attempt,
+            status_code=result.status_code,
+            error=redact_urls_in(result.error) if result.error else None,
+            next=status,
+        )
     disabled = await _record(pool, row, attempt, result, status, policy, retry_in)
     if disabled is not None:
         await publish_server_event(bus, "webhook.disabled", disabled)
@@ -276,7 +290,7 @@ async def _record(
         )
     if endpoint is None or endpoint["is_enabled"] or not endpoint["was_enabled"]:
         return None  # still enabled, or disabled before this failure
-    log.warning("webhook disabled", webhook=str(endpoint["id"]), url=endpoint["url"])
+    log.warning("webhook disabled", webhook=str(endpoint["id"]), url=redact_url(endpoint["url"]))
     return {
         "webhookId": str(endpoint["id"]),
         "reason": endpoint["disabled_reason"],

@@ -178,14 +178,15 @@ async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(compo
     ]
 
 
-async def test_revenge_errors_keep_their_message_code_and_extensions(composed):
-    response = await post(composed, {"query": "{ forbidden }"})
+async def test_revenge_errors_keep_their_message_and_code_and_log_their_reason(composed):
+    with capture_logs() as logs:
+        response = await post(composed, {"query": "{ forbidden }"})
 
     assert response.json()["errors"][0]["message"] == "Not for you"
-    assert response.json()["errors"][0]["extensions"] == {
-        "code": "FORBIDDEN",
-        "reason": "parental-rating",
-    }
+    assert response.json()["errors"][0]["extensions"] == {"code": "FORBIDDEN"}
+    assert [(log["event"], log["reason"]) for log in logs] == [
+        ("graphql.refused", "parental-rating")
+    ]
 
 
 async def test_documents_are_parsed_once(composed, monkeypatch):
