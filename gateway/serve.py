@@ -279,7 +279,7 @@ def run_subgraph(settings: Settings, name: str) -> int:
             authz = state["services"]["authz"]
             return Context(
                 pool=pool,
-                loaders=Loaders(pool, lambda: authz.visibility(principal)),
+                loaders=Loaders(pool, await authz.visibility(principal)),
                 bus=state["bus"],
                 settings=settings,
                 services=state["services"],
