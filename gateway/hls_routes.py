@@ -249,7 +249,7 @@ async def _from_address(
 ) -> Response | None:
     """The segment from the worker the map names; None when that run is gone (the database
     decides then)."""
-    transcoder: Transcoder | None = await request.app.state.services.get("transcoder")
+    transcoder: Transcoder | None = request.app.state.services.get("transcoder")
     if transcoder is not None and address.worker_id == transcoder.worker_id:
         try:
             return await _local_segment(transcoder, session.session_id, name, index)
@@ -270,7 +270,7 @@ async def _from_current_run(
     """The segment from the variant's live run (started if none); None: the run ended while
     we waited, ask again."""
     pool = request.app.state.database.pool
-    limits = await request.app.state.services["stream_limits"]
+    limits = request.app.state.services["stream_limits"]
     run, is_new = await request_run(pool, session.session_id, name, index, limits.lease_seconds)
     if run is None:
         return problem(410, "SESSION_ENDED", "this playback session has ended")
@@ -289,7 +289,7 @@ async def _from_current_run(
         run = found_run
         if run.status == "failed":
             return problem(422, run.failure_code or "TRANSCODE_FAILED", run.failure_message or "")
-    transcoder: Transcoder | None = await request.app.state.services.get("transcoder")
+    transcoder: Transcoder | None = request.app.state.services.get("transcoder")
     if transcoder is not None and run.worker_id == transcoder.worker_id:
         try:
             return await _local_segment(transcoder, session.session_id, name, index)
@@ -319,7 +319,7 @@ async def _proxy(request: Request, address: str, name: str, index: int, query: s
     session_id = request.path_params["session_id"]
     # The query carries the player's signature: it goes to the worker, never into a log line.
     url = f"{address.rstrip('/')}/internal/hls/{session_id}/{name}/seg_{index:05d}.ts"
-    client: httpx.AsyncClient = await request.app.state.services["http"]
+    client: httpx.AsyncClient = request.app.state.services["http"]
     try:
         upstream = await client.send(client.build_request("GET", url + _with(query)), stream=True)
     except httpx.HTTPError as error:
@@ -354,7 +354,7 @@ async def internal_segment(request: Request) -> Response:
         return found
     session, _ = found
     match = _SEGMENT.fullmatch(request.path_params["segment"])
-    transcoder: Transcoder | None = await request.app.state.services.get("transcoder")
+    transcoder: Transcoder | None = request.app.state.services.get("transcoder")
     if match is None or transcoder is None:
         return problem(404, "NOT_FOUND", "no such segment")
     return await _local_segment(
