@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -26,11 +27,13 @@ log = structlog.get_logger("revenge.authz")
 __all__ = [
     "DEFAULT_ENTRYPOINTS",
     "POLICIES_DIR",
+    "RANKS_RULE",
     "OpaEngine",
     "PolicyEngine",
     "PolicyError",
     "RegoEngine",
     "open_policy_engine",
+    "rating_ranks",
     "rule_path",
 ]
 
@@ -45,6 +48,9 @@ DEFAULT_ENTRYPOINTS = (
     "revenge/entitlement/allow",
     "revenge/entitlement/decision",
 )
+
+
+RANKS_RULE = "revenge/catalog/ranks"
 
 
 class PolicyError(Exception):
@@ -261,3 +267,16 @@ def open_policy_engine(opa_url: str | None, policies_dir: str | None = None) -> 
     if opa_url is not None:
         return OpaEngine(opa_url)
     return RegoEngine(Path(policies_dir) if policies_dir else POLICIES_DIR)
+
+
+async def rating_ranks(policies: PolicyEngine) -> Mapping[str, int]:
+    """The catalog policy's rating table (``ranks``): a rating, trimmed and in upper case, to its
+    rank. The only rating table: the scanner stores items' ranks from it, profile limits are
+    checked against it, and the policy compares the same ranks."""
+    answer = await policies.decide(RANKS_RULE, {})
+    if not isinstance(answer, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+        for k, v in answer.items()
+    ):
+        raise PolicyError(f"{RANKS_RULE} answered {answer!r}")
+    return MappingProxyType(dict(answer))

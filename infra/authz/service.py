@@ -12,16 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Literal
 
 from infra.authz.casbin_engine import ALL, AllLibraries, CasbinEngine
 from infra.authz.principal import Principal
-from infra.authz.rego_engine import PolicyEngine, PolicyError
+from infra.authz.rego_engine import PolicyEngine, PolicyError, rating_ranks
 from infra.errors import Forbidden
 
 __all__ = [
-    "RANKS_RULE",
     "VISIBILITY_RULE",
     "Action",
     "AuthorizationService",
@@ -37,7 +35,6 @@ Action = Literal["read", "write"]
 _SCOPE_NAMESPACE = {"qar": "legacy"}
 
 VISIBILITY_RULE = "revenge/catalog/visibility"
-RANKS_RULE = "revenge/catalog/ranks"
 _CACHED_VIEWS = 4096
 
 
@@ -182,6 +179,16 @@ class AuthorizationService:
         granted = self._roles_and_scopes(principal, action, resource)
         if not granted.allowed:
             return granted
+        return await self._policy(principal, action, resource)
+
+    async def entitled(self, principal: Principal, library_id: str) -> Decision:
+        """Whether ``principal`` may start playing from ``library_id``: ``entitlement.rego``
+        alone (billing tiers go there); roles and scopes are checked before by the caller."""
+        resource = Resource("playback", library_id=library_id, owner_id=principal.user_id)
+        return await self._policy(principal, "write", resource)
+
+    async def _policy(self, principal: Principal, action: Action, resource: Resource) -> Decision:
+        """The Rego half: the rule governing ``resource``, if one does."""
         rule = self._rule(resource, action)
         if rule is not None:
             query, input = rule
@@ -270,12 +277,7 @@ class AuthorizationService:
         version = await self.policies.version()
         if self._ranks is not None and self._ranks[0] == version:
             return self._ranks[1]
-        answer = await self.policies.decide(RANKS_RULE, {})
-        if not isinstance(answer, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, int) for k, v in answer.items()
-        ):
-            raise PolicyError(f"{RANKS_RULE} answered {answer!r}")
-        ranks = MappingProxyType(dict(answer))
+        ranks = await rating_ranks(self.policies)
         self._ranks = (version, ranks)
         return ranks
 

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from infra.authz.ratings import rating_rank
-from resolvers.catalog.scan_sidecars import rating_as_written
+from infra.authz.rego_engine import RANKS_RULE, RegoEngine
+from resolvers.catalog.scan_sidecars import rating_as_written, rating_rank
+
+RANKS = RegoEngine().evaluate(RANKS_RULE, {})  # the catalog policy's table
 
 
 @pytest.mark.parametrize(
@@ -24,4 +26,4 @@ def test_nfo_certificates_are_read_as_the_rank_table_knows_them(
     mpaa: str | None, written: str | None, rank: int | None
 ) -> None:
     assert rating_as_written(mpaa) == written
-    assert rating_rank(written) == rank
+    assert rating_rank(RANKS, mpaa) == rank
