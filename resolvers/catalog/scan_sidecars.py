@@ -34,6 +34,7 @@ __all__ = [
     "apply_subtitle",
     "load_item_tree",
     "rating_rank",
+    "rerank",
 ]
 
 
@@ -181,6 +182,25 @@ def rating_rank(ranks: Mapping[str, int], mpaa: str | None) -> int | None:
     """The rank of an NFO's certificate in the policy's table; ``None``: unrated or unknown."""
     written = rating_as_written(mpaa)
     return None if written is None else ranks.get(written.strip().upper())
+
+
+async def rerank(conn: asyncpg.Connection, library_id: uuid.UUID, ranks: Mapping[str, int]) -> int:
+    """Rank the library's rated items again from ``ranks``, so an edited rating table in the
+    catalog policy reaches stored ranks at the next scan of any kind; returns how many changed.
+    (Effective ranks follow with ``refresh_ratings``.)"""
+    rows = await conn.fetch(
+        "SELECT id, official_rating, rating_rank FROM media_items "
+        "WHERE library_id = $1 AND official_rating IS NOT NULL",
+        library_id,
+    )
+    changed = [
+        (row["id"], rank)
+        for row in rows
+        if (rank := rating_rank(ranks, row["official_rating"])) != row["rating_rank"]
+    ]
+    if changed:
+        await conn.executemany("UPDATE media_items SET rating_rank = $2 WHERE id = $1", changed)
+    return len(changed)
 
 
 async def apply_nfo(

@@ -41,6 +41,7 @@ from resolvers.catalog.scan_sidecars import (
     apply_nfo,
     apply_subtitle,
     load_item_tree,
+    rerank,
 )
 from resolvers.catalog.scan_store import (
     ContainerCache,
@@ -304,6 +305,7 @@ class LibraryScanner:
                 image_paths,
             )
             await refresh_items(conn, touched)
+            await rerank(conn, run.library.id, ranks)
             await refresh_ratings(conn, run.library.id)
 
     def _target(self, run: _Run, tree: ItemTree, assignment: SidecarAssignment) -> uuid.UUID | None:
