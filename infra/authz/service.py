@@ -173,7 +173,7 @@ class AuthorizationService:
         # OPA server's change (invisible from here) takes to arrive.
         self._cache_seconds = cache_seconds
         self._views: dict[Hashable, tuple[float, VisibilityFilter]] = {}
-        self._ranks: tuple[Hashable, Mapping[str, int]] | None = None
+        self._ranks: tuple[Hashable, float, Mapping[str, int]] | None = None
 
     async def can(self, principal: Principal, action: Action, resource: Resource) -> Decision:
         granted = self._roles_and_scopes(principal, action, resource)
@@ -275,10 +275,11 @@ class AuthorizationService:
         """The catalog policy's rating table (``ranks``): rating, trimmed and upper case, to
         rank. The scanner stores items' ranks from it; profile limits are validated against it."""
         version = await self.policies.version()
-        if self._ranks is not None and self._ranks[0] == version:
-            return self._ranks[1]
+        now = time.monotonic()
+        if self._ranks is not None and self._ranks[0] == version and self._ranks[1] > now:
+            return self._ranks[2]
         ranks = await rating_ranks(self.policies)
-        self._ranks = (version, ranks)
+        self._ranks = (version, now + self._cache_seconds, ranks)
         return ranks
 
     @staticmethod
