@@ -3,19 +3,25 @@
 The app (``create_app``) is served by uvicorn on 127.0.0.1 (a free port) on a fresh embedded
 PostgreSQL, as ``bench/catalog_page.py`` serves it, holding one library of ``--movies`` movies
 (each with 2 files x 3 streams, 2 images, 3 genres and 4 people) whose official ratings cycle
-over G, PG, PG-13, R, NC-17 and none, with ranks from ``infra.authz.ratings.rating_rank`` and
-effective ranks from ``refresh_ratings``. The grid query of ``bench/catalog_page.py`` is asked
-at ``first=50`` by two principals:
+over G, PG, PG-13, R, NC-17 and none, with ranks from the catalog policy's table (as the
+scanner stores them) and effective ranks from ``refresh_ratings``. The grid query of
+``bench/catalog_page.py`` is asked at ``first=50`` by three principals:
 
 - ``admin``: an administrator's API key. It sees everything, so the query carries no library
   and no rating condition: the baseline.
 - ``kids``: a kids profile (max rating PG, unrated items hidden, granted the library through
   Casbin) signed in with ``signIn`` and asking with its Bearer token: JWT verification, the
-  session/profile lookup, Casbin's library grants and ``effective_rating_rank <= 10`` in SQL.
+  session/profile lookup, the catalog policy's ``visibility`` rule (regopy, cached per profile
+  and policy version) over Casbin's library grants, and ``effective_rating_rank <= 10`` in SQL.
   It sees a third of the library, so its SQL sorts and counts fewer rows than the admin's.
 - ``kids_all``: the same path for a kids profile whose limit admits every item (max rating
   NC-17, unrated allowed). The SQL carries the same kinds of conditions but every row passes,
-  so its difference to ``admin`` is what the machinery costs at equal work.
+  so its difference to ``admin`` is what the machinery costs at equal work. (The server runs on
+  a copy of ``policies/`` whose ``kids_max_rating`` is NC-17, so that profile's own limit holds.)
+
+Also printed: the cost of one visibility decision in the running service, asked by the server's
+``AuthorizationService`` for the ``kids`` principal with its cache emptied (regopy evaluates the
+rule) and with it warm.
 
 A client in a child process (this script with ``--client``) holds one keep-alive httpx client
 per principal and alternates them request by request: ``--rounds`` rounds of ``--requests``
@@ -48,15 +54,18 @@ import httpx
 from _support import ROOT, bench_database_and_url, figure, median, percentile, run_like_serve, serve
 from catalog_page import FILES, GENRES, GRID_QUERY, IMAGES, PEOPLE, STREAMS
 
-from infra.authz.ratings import max_rank, rating_rank
+from infra.authz.principal import Principal
+from infra.authz.rego_engine import POLICIES_DIR, RANKS_RULE, RegoEngine
 from infra.database import Database
 from infra.settings import load_settings
+from resolvers.catalog.scan_sidecars import rating_rank
 from resolvers.catalog.scan_store import refresh_ratings
 from resolvers.user.accounts import create_user
 from tests.support.auth import admin_api_key
 from tests.support.catalog_rows import StatementCountingPool, insert_library
 
 FIRST = 50
+RANKS: dict[str, int] = RegoEngine().evaluate(RANKS_RULE, {})
 TARGET_ADDED_MS = 2.0
 RATINGS = ("G", "PG", "PG-13", "R", "NC-17", None)
 KID_PASSWORD = "crayons-and-glue-sticks"
@@ -203,7 +212,7 @@ async def build_library(pool: asyncpg.Pool, movies: int) -> uuid.UUID:
         library_id,
         movies,
         list(RATINGS),
-        [rating_rank(rating) for rating in RATINGS],
+        [rating_rank(RANKS, rating) for rating in RATINGS],
         len(RATINGS),
     )
     for statement in NAMES:
@@ -344,7 +353,7 @@ async def run(args: argparse.Namespace) -> None:
         expected: dict[str, tuple[int, int | None]] = {"admin": (args.movies, None)}
         for principal, (name, max_rating, allow_unrated) in KIDS.items():
             profiles[principal] = await kids_profile(pool, name, max_rating, allow_unrated)
-            limit = max_rank(max_rating)
+            limit = RANKS[max_rating]
             visible = await pool.fetchval(
                 "SELECT count(*) FROM media_items WHERE library_id = $1 AND "
                 "(effective_rating_rank <= $2 OR ($3 AND effective_rating_rank IS NULL))",
@@ -355,7 +364,14 @@ async def run(args: argparse.Namespace) -> None:
             expected[principal] = (visible, None if visible == args.movies else limit)
         database = Database(pool=pool, url=url)
         with tempfile.TemporaryDirectory(prefix="revenge-bench-data-") as data_dir:
-            settings = load_settings({"REVENGE_LOG_LEVEL": "warning", "REVENGE_DATA_DIR": data_dir})
+            policies = bench_policies(data_dir)
+            settings = load_settings(
+                {
+                    "REVENGE_LOG_LEVEL": "warning",
+                    "REVENGE_DATA_DIR": data_dir,
+                    "REVENGE_POLICIES_DIR": policies,
+                }
+            )
             listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             listening.bind(("127.0.0.1", 0))
             listening.listen(128)
@@ -379,10 +395,48 @@ async def run(args: argparse.Namespace) -> None:
                     await check_page(pool, body, *expected[principal])
                 figure("authz_page.setup_seconds", time.perf_counter() - t, "s")
                 rounds = await time_requests(url, library_id, headers, args)
+                await decision_cost(server.config.app.state.services["authz"], pool, profiles)
             finally:
                 server.should_exit = True
                 await serving
     report(args, rounds, statements, expected)
+
+
+def bench_policies(data_dir: str) -> str:
+    """The shipped policies with the kids cap raised to NC-17 (see ``kids_all``)."""
+    folder = os.path.join(data_dir, "policies")
+    os.makedirs(folder)
+    for path in POLICIES_DIR.glob("*.rego"):
+        source = path.read_text(encoding="utf-8")
+        if path.name == "catalog.rego":
+            source = source.replace('kids_max_rating := "PG-13"', 'kids_max_rating := "NC-17"')
+        with open(os.path.join(folder, path.name), "w", encoding="utf-8") as handle:
+            handle.write(source)
+    return folder
+
+
+async def decision_cost(authz: Any, pool: asyncpg.Pool, profiles: dict[str, uuid.UUID]) -> None:
+    """One ``visibility`` decision for the kids principal, cold (cache emptied) and warm."""
+    row = await pool.fetchrow(
+        "SELECT user_id, max_rating, allow_unrated FROM profiles WHERE id = $1", profiles["kids"]
+    )
+    kid = Principal(
+        str(row["user_id"]), profile_id=str(profiles["kids"]), roles=frozenset({"kids"}),
+        scopes=frozenset({"catalog:*"}), auth_method="jwt", is_kids=True,
+        max_rating=row["max_rating"], allow_unrated=row["allow_unrated"],
+    )  # fmt: skip
+    cold: list[float] = []
+    warm: list[float] = []
+    for _ in range(500):
+        authz._views.clear()
+        started = time.perf_counter()
+        await authz.visibility(kid)
+        cold.append((time.perf_counter() - started) * 1e6)
+        started = time.perf_counter()
+        await authz.visibility(kid)
+        warm.append((time.perf_counter() - started) * 1e6)
+    figure("authz_page.visibility_decision_cold", median(cold), "us")
+    figure("authz_page.visibility_decision_warm", median(warm), "us")
 
 
 def report(

@@ -92,7 +92,7 @@ async def open_auth_services(
         ),
         "stream_signer": StreamSigner.for_data_dir(settings.data_dir),
         "limiter": open_limiter(settings.cache_url),
-        "policies": (policies := open_policy_engine(settings.opa_url)),
+        "policies": (policies := open_policy_engine(settings.opa_url, settings.policies_dir)),
         "authz": AuthorizationService(casbin, policies),
         "authz_follower": asyncio.create_task(_follow_rule_changes(bus, pool, casbin)),
     }

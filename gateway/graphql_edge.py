@@ -50,8 +50,9 @@ def request_context(settings: Settings) -> ContextFactory:
         authz = state.services["authz"]
         return Context(
             pool=state.database.pool,
-            # What the principal may see is worked out when a resolver first needs it.
-            loaders=Loaders(state.database.pool, lambda: authz.visibility(principal)),
+            # What the principal may see: the catalog policy's answer, once per request (cached
+            # briefly per profile and policy version by the service).
+            loaders=Loaders(state.database.pool, await authz.visibility(principal)),
             bus=state.bus,
             settings=settings,
             services=state.services,

@@ -112,7 +112,7 @@ async def _session(
     ):
         return problem(404, "NOT_FOUND", "no such transcode session")
     if recheck and key is None:
-        visibility = request.app.state.services["authz"].visibility(principal)
+        visibility = await request.app.state.services["authz"].visibility(principal)
         visible = await stream_file(request.app.state.database.pool, session.file_id, visibility)
     if recheck and visible is None:  # hidden now: answered as an unknown session
         return problem(404, "NOT_FOUND", "no such transcode session")
@@ -139,7 +139,7 @@ async def lookup_signed_hls(app: Starlette, key: tuple[str, ...]) -> StreamFile 
     principal = await profile_principal(pool, user_id, viewer.profile_id)
     if principal is None:
         raise Forbidden("the user of this stream URL is disabled or gone")
-    visibility = app.state.services["authz"].visibility(principal)
+    visibility = await app.state.services["authz"].visibility(principal)
     return await stream_file(pool, viewer.file_id, visibility)
 
 

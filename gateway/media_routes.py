@@ -105,7 +105,7 @@ async def image(request: Request) -> Response:
     except Forbidden as error:
         log.info("image refused", reason=error.reason or error.message)
         return problem(403, error.code, error.message)
-    visibility = state.services["authz"].visibility(principal)
+    visibility = await state.services["authz"].visibility(principal)
     path = await image_file_path(state.database.pool, image_id, visibility)
     if path is None:
         return problem(404, "NOT_FOUND", "image not found")
@@ -260,7 +260,7 @@ async def lookup_signed(app: Starlette, key: tuple[str, ...]) -> StreamFile | No
     principal = await signed_principal(
         app, file_id, dict(zip(_SIGNATURE_PARAMS, key[1:], strict=True))
     )
-    visibility = app.state.services["authz"].visibility(principal)
+    visibility = await app.state.services["authz"].visibility(principal)
     return await stream_file(app.state.database.pool, file_id, visibility)
 
 
@@ -315,7 +315,7 @@ async def stream(request: Request) -> Response:
             found = await request.app.state.signed_lookups.load(key)
         else:
             principal = await request_principal(request, file_id)
-            visibility = request.app.state.services["authz"].visibility(principal)
+            visibility = await request.app.state.services["authz"].visibility(principal)
             found = await stream_file(request.app.state.database.pool, file_id, visibility)
     except Unauthenticated as error:
         return problem(401, error.code, error.message)

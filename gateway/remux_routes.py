@@ -79,7 +79,7 @@ async def remux(request: Request) -> Response:
     except Forbidden as error:
         log.info("remux refused", reason=error.reason or error.message)
         return problem(403, error.code, error.message)
-    visibility = request.app.state.services["authz"].visibility(principal)
+    visibility = await request.app.state.services["authz"].visibility(principal)
     found = await stream_file(request.app.state.database.pool, file_id, visibility)
     if found is None:
         return problem(404, "NOT_FOUND", "file not found")

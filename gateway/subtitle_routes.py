@@ -138,7 +138,7 @@ async def _find(request: Request) -> _Found | Response:
         log.info("subtitle refused", reason=error.reason or error.message)
         return problem(403, error.code, error.message)
     pool = request.app.state.database.pool
-    visibility = request.app.state.services["authz"].visibility(principal)
+    visibility = await request.app.state.services["authz"].visibility(principal)
     found = await stream_file(pool, file_id, visibility)
     if found is None:
         return problem(404, "NOT_FOUND", "file not found")

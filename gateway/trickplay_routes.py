@@ -51,7 +51,7 @@ async def _find(request: Request) -> tuple[uuid.UUID, TrickplayInfo] | Response:
         log.info("trickplay refused", reason=error.reason or error.message)
         return problem(403, error.code, error.message)
     pool = request.app.state.database.pool
-    visibility = request.app.state.services["authz"].visibility(principal)
+    visibility = await request.app.state.services["authz"].visibility(principal)
     if await stream_file(pool, file_id, visibility) is None:
         return problem(404, "NOT_FOUND", "file not found")
     info = await trickplay_info(pool, file_id)

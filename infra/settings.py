@@ -37,6 +37,8 @@ class Settings:
     database_pool_max_conns: int = 10
     cache_url: str | None = None
     opa_url: str | None = None
+    # The folder of *.rego policies evaluated in-process (None: policies/ of the source tree).
+    policies_dir: str | None = None
     data_dir: str = ""
     log_level: str = "info"
     log_format: str = "text"
@@ -181,6 +183,16 @@ def _directory(value: Any) -> str:
     return str(path.resolve())
 
 
+def _policies_dir(value: Any) -> str | None:
+    text = _as_str(value)
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    if not path.is_dir() or not any(path.glob("*.rego")):
+        raise ValueError(f"{text!r} is not a directory of .rego files")
+    return str(path.resolve())
+
+
 def _token(value: Any) -> str | None:
     text = _as_str(value)
     if not text:
@@ -214,6 +226,7 @@ _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     ),
     "cache_url": ("REVENGE_CACHE_URL", "cache.url", _url("redis", "rediss", "unix")),
     "opa_url": ("REVENGE_OPA_URL", "authorization.opa_url", _url("http", "https")),
+    "policies_dir": ("REVENGE_POLICIES_DIR", "authorization.policies_dir", _policies_dir),
     "data_dir": ("REVENGE_DATA_DIR", "data_dir", _directory),
     "log_level": ("REVENGE_LOG_LEVEL", "log.level", _one_of(*LOG_LEVELS)),
     "log_format": ("REVENGE_LOG_FORMAT", "log.format", _one_of("json", "text")),

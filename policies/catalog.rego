@@ -1,12 +1,18 @@
-# Which catalog items a profile may see: parental rating and tags.
+# Which catalog items a profile may see: parental rating, tags and libraries.
 #
-# input.item    {"rating": string | null, "tags": [string]}
-# input.profile {"max_rating": string | null, "allow_unrated": bool,
-#                "blocked_tags": [string], "allowed_tags": [string]}
+# Two questions, one rule set:
+#   decision    one item:  input.item {"rating": string | null, "tags": [string]}, input.profile
+#   visibility  a profile's whole view, computed once per request; list queries put it in SQL
+#               (loaders/visibility.py), so counts and pages never see a hidden item.
 #
-# The rank table mirrors infra/authz/ratings.py (RATING_RANKS), which list queries use to put the same
-# rule into SQL (WHERE rating_rank <= $1); tests/infra/authz/test_ratings.py proves the two agree.
-# A rating missing from the table counts as unrated. Tags compare case-insensitively.
+# input.profile {"max_rating": string | null, "allow_unrated": bool, "is_kids": bool,
+#                "blocked_tags": [string], "allowed_tags": [string],
+#                "library_ids": [string] | null}   (null: every library the grants allow)
+# input.grants  {"all_libraries": bool, "library_ids": [string]}   (Casbin's library grants)
+#
+# `ranks` is the one rating table: the scanner stores an item's rank from it and the SQL compares
+# those ranks with visibility.max_rank. A rating missing from the table counts as unrated. Tags
+# compare case-insensitively.
 package revenge.catalog
 
 import rego.v1
@@ -19,6 +25,37 @@ ranks := {
 	"R": 17, "TV-MA": 17, "15": 17, "16": 17,
 	"NC-17": 18, "18": 18, "X": 18, "R18": 18,
 }
+
+# A kids profile never sees above this rating, whatever its own limit says.
+kids_max_rating := "PG-13"
+
+# -- the rank limit
+
+has_limit if is_string(input.profile.max_rating)
+
+# A profile limit that is not in the table sees no rated item (-1): it must not become "no limit".
+limits contains object.get(ranks, upper(trim_space(input.profile.max_rating)), -1) if has_limit
+
+limits contains ranks[kids_max_rating] if input.profile.is_kids == true
+
+has_rank_limit if count(limits) > 0
+
+# The lowest limit. Not min(limits) nor sort(limits)[0]: regopy 1.5.2 answers min([7, 10]) with
+# 10 and leaves an index into a sorted rule undefined.
+max_rank := lowest if {
+	some lowest in limits
+	every other in limits {
+		lowest <= other
+	}
+}
+
+default unrated_visible := false
+
+unrated_visible if not has_rank_limit
+
+unrated_visible if input.profile.allow_unrated == true
+
+# -- one item
 
 default allow := false
 
@@ -38,21 +75,16 @@ reasons contains "no_allowed_tag" if not allowed_tag_ok
 
 item_rank := ranks[upper(trim_space(input.item.rating))] if is_string(input.item.rating)
 
-has_limit if is_string(input.profile.max_rating)
-
-max_rank := ranks[upper(trim_space(input.profile.max_rating))] if has_limit
-
-rating_ok if not has_limit
+rating_ok if not has_rank_limit
 
 rating_ok if {
-	has_limit
+	has_rank_limit
 	item_rank <= max_rank
 }
 
 rating_ok if {
-	has_limit
 	not is_number(item_rank)
-	input.profile.allow_unrated == true
+	unrated_visible
 }
 
 item_tags contains lower(tag) if {
@@ -60,15 +92,64 @@ item_tags contains lower(tag) if {
 }
 
 blocked if {
-	some tag in input.profile.blocked_tags
-	lower(tag) in item_tags
+	some tag in blocked_tags
+	tag in item_tags
 }
 
-allowed_tag_ok if not has_allowed_tags
+allowed_tag_ok if count(allowed_tags) == 0
 
 allowed_tag_ok if {
-	some tag in input.profile.allowed_tags
-	lower(tag) in item_tags
+	some tag in allowed_tags
+	tag in item_tags
 }
 
-has_allowed_tags if count(input.profile.allowed_tags) > 0
+blocked_tags contains lower(tag) if {
+	some tag in input.profile.blocked_tags
+}
+
+allowed_tags contains lower(tag) if {
+	some tag in input.profile.allowed_tags
+}
+
+# -- a profile's whole view
+
+default all_libraries := false
+
+all_libraries if {
+	input.grants.all_libraries == true
+	not is_array(input.profile.library_ids)
+}
+
+granted := {id | some id in input.grants.library_ids}
+
+chosen := {id | some id in input.profile.library_ids}
+
+default libraries := set()
+
+libraries := chosen if {
+	input.grants.all_libraries == true
+	is_array(input.profile.library_ids)
+}
+
+libraries := granted if {
+	not input.grants.all_libraries == true
+	not is_array(input.profile.library_ids)
+}
+
+libraries := granted & chosen if {
+	not input.grants.all_libraries == true
+	is_array(input.profile.library_ids)
+}
+
+default visible_max_rank := null
+
+visible_max_rank := max_rank
+
+visibility := {
+	"all_libraries": all_libraries,
+	"library_ids": sort(libraries),
+	"max_rank": visible_max_rank,
+	"allow_unrated": unrated_visible,
+	"blocked_tags": sort(blocked_tags),
+	"allowed_tags": sort(allowed_tags),
+}

@@ -165,6 +165,8 @@ class CasbinEngine:
         self._seed: list[Rule] = read_seed(seed_path) if seed_path is not None else []
         self._enforcer = _enforcer([*self._seed, *rules], model_path)
         self.times = DecisionTimes()
+        # Bumped on every change of rules, so answers derived from them can be cached.
+        self.generation = 0
 
     @classmethod
     async def from_database(
@@ -180,6 +182,7 @@ class CasbinEngine:
         """Rebuild from the seed and the table, then swap the enforcer in whole."""
         rules = await load_rules(conn)
         self._enforcer = _enforcer([*self._seed, *rules], self._model_path)
+        self.generation += 1
 
     # decisions
 
@@ -246,6 +249,7 @@ class CasbinEngine:
             self._enforcer.add_named_grouping_policy(ptype, *values)
         else:
             self._enforcer.add_named_policy(ptype, *values)
+        self.generation += 1
         return stored
 
     async def _remove(self, conn: asyncpg.Connection, rule: Rule) -> bool:
@@ -255,4 +259,5 @@ class CasbinEngine:
             self._enforcer.remove_named_grouping_policy(ptype, *values)
         else:
             self._enforcer.remove_named_policy(ptype, *values)
+        self.generation += 1
         return removed

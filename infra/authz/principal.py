@@ -19,7 +19,7 @@ class Principal:
     account (typically ``catalog:*``, ``playback:*``, plus ``admin:*`` for administrators and
     ``legacy:read`` where the qar module is enabled). ``roles`` are role names without the ``role:``
     prefix (``admin``, ``user``, ``guest``, ``kids``). The profile fields carry the active profile's
-    limits; ``max_rating`` is a rating from ``infra.authz.ratings.RATING_RANKS`` or ``None`` for no
+    limits; ``max_rating`` is a rating of the catalog policy's ``ranks`` table or ``None`` for no
     limit.
     """
 

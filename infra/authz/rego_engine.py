@@ -8,25 +8,32 @@ set (``REVENGE_OPA_URL``).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import regopy
+import structlog
 
 from infra.authz.timing import DecisionTimes
+
+log = structlog.get_logger("revenge.authz")
 
 __all__ = [
     "DEFAULT_ENTRYPOINTS",
     "POLICIES_DIR",
+    "RANKS_RULE",
     "OpaEngine",
     "PolicyEngine",
     "PolicyError",
     "RegoEngine",
     "open_policy_engine",
+    "rating_ranks",
     "rule_path",
 ]
 
@@ -34,11 +41,16 @@ POLICIES_DIR = Path(__file__).resolve().parent.parent.parent / "policies"
 DEFAULT_ENTRYPOINTS = (
     "revenge/catalog/allow",
     "revenge/catalog/decision",
+    "revenge/catalog/visibility",
+    "revenge/catalog/ranks",
     "revenge/qar/allow",
     "revenge/qar/decision",
     "revenge/entitlement/allow",
     "revenge/entitlement/decision",
 )
+
+
+RANKS_RULE = "revenge/catalog/ranks"
 
 
 class PolicyError(Exception):
@@ -55,6 +67,11 @@ class PolicyEngine(Protocol):
     times: DecisionTimes
 
     async def decide(self, query: str, input: Mapping[str, Any]) -> Any: ...
+
+    async def version(self) -> Hashable:
+        """Changes whenever the policies may have: answers computed under another version are
+        stale (the in-process engine reloads edited files here)."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -74,22 +91,73 @@ class RegoEngine:
         self,
         policy_dir: Path = POLICIES_DIR,
         entrypoints: Iterable[str] = DEFAULT_ENTRYPOINTS,
+        *,
+        reload_interval: float = 1.0,
     ) -> None:
-        self._modules = {
-            path.name: path.read_text(encoding="utf-8")
-            for path in sorted(policy_dir.glob("*.rego"))
-        }
-        if not self._modules:
-            raise PolicyError(f"no .rego files in {policy_dir}")
+        self._dir = policy_dir
+        self._modules = self._read()
         self._lock = threading.Lock()
         self._entrypoints = frozenset(rule_path(e) for e in entrypoints)
         self._interpreter, self._bundle = self._compile(self._entrypoints)
+        self._version = 0
+        self._reload_interval = reload_interval
+        self._checked = time.monotonic()
         self.times = DecisionTimes()
 
-    def _compile(self, entrypoints: frozenset[str]) -> tuple[regopy.Interpreter, regopy.Bundle]:
+    def _read(self) -> dict[str, str]:
+        modules = {
+            path.name: path.read_text(encoding="utf-8") for path in sorted(self._dir.glob("*.rego"))
+        }
+        if not modules:
+            raise PolicyError(f"no .rego files in {self._dir}")
+        return modules
+
+    async def version(self) -> int:
+        """The number of reloads so far. At most once per ``reload_interval`` seconds the folder's
+        ``*.rego`` files are read again (in a thread; a few kilobytes, compared by content, since
+        a quick edit may keep the size and the file system's time stamp); when they changed they
+        are compiled and swapped in whole. Policies that no longer compile are logged and the
+        last good ones kept until the files change again."""
+        now = time.monotonic()
+        if now - self._checked < self._reload_interval:
+            return self._version
+        self._checked = now
+        try:
+            await asyncio.to_thread(self._reload_if_changed)
+        except (PolicyError, OSError, UnicodeDecodeError) as error:
+            log.warning("edited policies not loaded", error=str(error), folder=str(self._dir))
+        return self._version
+
+    def _reload_if_changed(self) -> None:
+        modules = self._read()
+        if modules == self._modules or modules == self._rejected:
+            return
+        try:
+            self.reload(modules)
+        except PolicyError:
+            self._rejected = modules
+            raise
+
+    _rejected: dict[str, str] | None = None
+
+    def reload(self, modules: Mapping[str, str] | None = None) -> None:
+        """Compile the folder (or ``modules``) again and swap it in (blocking: call from a
+        thread)."""
+        modules = dict(self._read() if modules is None else modules)
+        with self._lock:
+            entrypoints = self._entrypoints
+        interpreter, bundle = self._compile(entrypoints, modules)
+        with self._lock:
+            self._modules = modules
+            self._interpreter, self._bundle = interpreter, bundle
+            self._version += 1
+
+    def _compile(
+        self, entrypoints: frozenset[str], modules: Mapping[str, str] | None = None
+    ) -> tuple[regopy.Interpreter, regopy.Bundle]:
         interpreter = regopy.Interpreter()
         try:
-            for name, source in self._modules.items():
+            for name, source in (self._modules if modules is None else modules).items():
                 interpreter.add_module(name, source)
             bundle = interpreter.build(None, sorted(entrypoints))
         except regopy.RegoError as error:
@@ -167,6 +235,11 @@ class OpaEngine:
         self._opened = False
         self.times = DecisionTimes()
 
+    async def version(self) -> int:
+        """The server's policies are not watched from here: a constant, so callers that cache
+        answers bound them by time instead."""
+        return 0
+
     async def decide(self, query: str, input: Mapping[str, Any]) -> Any:
         if not self._opened:
             await self._client.__aenter__()
@@ -188,6 +261,22 @@ class OpaEngine:
             self._opened = False
 
 
-def open_policy_engine(opa_url: str | None) -> PolicyEngine:
-    """OPA when a URL is configured, the in-process regopy engine otherwise."""
-    return RegoEngine() if opa_url is None else OpaEngine(opa_url)
+def open_policy_engine(opa_url: str | None, policies_dir: str | None = None) -> PolicyEngine:
+    """OPA when a URL is configured, the in-process regopy engine otherwise (on ``policies_dir``,
+    by default the ``policies/`` folder of the source tree)."""
+    if opa_url is not None:
+        return OpaEngine(opa_url)
+    return RegoEngine(Path(policies_dir) if policies_dir else POLICIES_DIR)
+
+
+async def rating_ranks(policies: PolicyEngine) -> Mapping[str, int]:
+    """The catalog policy's rating table (``ranks``): a rating, trimmed and in upper case, to its
+    rank. The only rating table: the scanner stores items' ranks from it, profile limits are
+    checked against it, and the policy compares the same ranks."""
+    answer = await policies.decide(RANKS_RULE, {})
+    if not isinstance(answer, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+        for k, v in answer.items()
+    ):
+        raise PolicyError(f"{RANKS_RULE} answered {answer!r}")
+    return MappingProxyType(dict(answer))

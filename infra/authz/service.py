@@ -9,17 +9,18 @@ items.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from infra.authz.casbin_engine import ALL, AllLibraries, CasbinEngine
 from infra.authz.principal import Principal
-from infra.authz.ratings import max_rank
-from infra.authz.rego_engine import PolicyEngine
+from infra.authz.rego_engine import PolicyEngine, PolicyError, rating_ranks
 from infra.errors import Forbidden
 
 __all__ = [
+    "VISIBILITY_RULE",
     "Action",
     "AuthorizationService",
     "Decision",
@@ -32,6 +33,9 @@ __all__ = [
 Action = Literal["read", "write"]
 
 _SCOPE_NAMESPACE = {"qar": "legacy"}
+
+VISIBILITY_RULE = "revenge/catalog/visibility"
+_CACHED_VIEWS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +77,10 @@ class VisibilityFilter:
 
     ``library_ids`` is ``ALL`` (no library condition) or the ids to match with ``= ANY($n)`` (empty:
     nothing is visible). An item passes the rating condition when ``max_rating_rank`` is ``None``,
-    or its rank (``infra.authz.ratings.rating_rank``) is at most ``max_rating_rank``, or it is
-    unrated and ``allow_unrated``. Tags are lower case: no item tag may be in ``blocked_tags``
-    (``NOT tags && $n``), and when ``allowed_tags`` is not empty one must be in it (``tags && $n``).
+    or its effective rank (stored from the policy's ``ranks`` table) is at most
+    ``max_rating_rank``, or it is unrated and ``allow_unrated``. Tags are lower case: no item tag
+    may be in ``blocked_tags`` (``NOT tags && $n``), and when ``allowed_tags`` is not empty one
+    must be in it (``tags && $n``).
     """
 
     library_ids: frozenset[str] | AllLibraries
@@ -110,27 +115,80 @@ def required_scope(kind: str, action: str) -> str:
     return f"{_SCOPE_NAMESPACE.get(namespace, namespace)}:{action}"
 
 
+NOTHING_VISIBLE = VisibilityFilter(library_ids=frozenset())
+
+
 def _profile_input(principal: Principal) -> dict[str, Any]:
+    libraries = principal.profile_library_ids
     return {
         "max_rating": principal.max_rating,
         "allow_unrated": principal.allow_unrated,
+        "is_kids": principal.is_kids,
         "blocked_tags": sorted(principal.blocked_tags),
         "allowed_tags": sorted(principal.allowed_tags),
+        "library_ids": None if libraries is None else sorted(libraries),
     }
+
+
+def _strings(answer: Mapping[str, Any], key: str) -> frozenset[str]:
+    values = answer.get(key)
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise PolicyError(f"{VISIBILITY_RULE}: {key} is not a list of strings")
+    return frozenset(values)
+
+
+def visibility_from(answer: Any) -> VisibilityFilter:
+    """The policy's ``visibility`` document as a filter; a malformed one raises ``PolicyError``
+    (an undefined rule included) rather than guessing what may be shown."""
+    if not isinstance(answer, Mapping):
+        raise PolicyError(f"{VISIBILITY_RULE} answered {answer!r}")
+    rank = answer.get("max_rank")
+    if rank is not None and (not isinstance(rank, int) or isinstance(rank, bool)):
+        raise PolicyError(f"{VISIBILITY_RULE}: max_rank is not an integer or null")
+    if not isinstance(answer.get("all_libraries"), bool) or not isinstance(
+        answer.get("allow_unrated"), bool
+    ):
+        raise PolicyError(f"{VISIBILITY_RULE}: all_libraries and allow_unrated are booleans")
+    library_ids = _strings(answer, "library_ids")
+    return VisibilityFilter(
+        library_ids=ALL if answer["all_libraries"] else library_ids,
+        max_rating_rank=rank,
+        allow_unrated=answer["allow_unrated"],
+        blocked_tags=_strings(answer, "blocked_tags"),
+        allowed_tags=_strings(answer, "allowed_tags"),
+    )
 
 
 class AuthorizationService:
     """Built once in the lifespan; shared by every request (both engines are
     request-independent)."""
 
-    def __init__(self, casbin: CasbinEngine, policies: PolicyEngine) -> None:
+    def __init__(
+        self, casbin: CasbinEngine, policies: PolicyEngine, *, cache_seconds: float = 5.0
+    ) -> None:
         self.casbin = casbin
         self.policies = policies
+        # (subjects, profile limits, rule generation, policy version) -> (expiry, filter). The
+        # version makes an edited policy apply at once in-process; the expiry bounds how long an
+        # OPA server's change (invisible from here) takes to arrive.
+        self._cache_seconds = cache_seconds
+        self._views: dict[Hashable, tuple[float, VisibilityFilter]] = {}
+        self._ranks: tuple[Hashable, float, Mapping[str, int]] | None = None
 
     async def can(self, principal: Principal, action: Action, resource: Resource) -> Decision:
         granted = self._roles_and_scopes(principal, action, resource)
         if not granted.allowed:
             return granted
+        return await self._policy(principal, action, resource)
+
+    async def entitled(self, principal: Principal, library_id: str) -> Decision:
+        """Whether ``principal`` may start playing from ``library_id``: ``entitlement.rego``
+        alone (billing tiers go there); roles and scopes are checked before by the caller."""
+        resource = Resource("playback", library_id=library_id, owner_id=principal.user_id)
+        return await self._policy(principal, "write", resource)
+
+    async def _policy(self, principal: Principal, action: Action, resource: Resource) -> Decision:
+        """The Rego half: the rule governing ``resource``, if one does."""
         rule = self._rule(resource, action)
         if rule is not None:
             query, input = rule
@@ -177,24 +235,52 @@ class AuthorizationService:
         if not decision.allowed:
             raise Forbidden(f"not allowed to {action} {resource.kind}", reason=decision.reason)
 
-    def visibility(self, principal: Principal) -> VisibilityFilter:
+    async def visibility(self, principal: Principal) -> VisibilityFilter:
+        """What ``principal`` may see of the catalog, decided by the catalog policy's
+        ``visibility`` rule from the profile's limits and Casbin's library grants. Without the
+        ``catalog:read`` scope nothing is visible and no policy is asked."""
         if not self.casbin.scope_allows(principal.scopes, "catalog:read"):
-            return VisibilityFilter(library_ids=frozenset())
-        readable = self.casbin.libraries_readable(subjects_of(principal))
-        library_ids: frozenset[str] | AllLibraries = ALL if readable is ALL else frozenset(readable)
-        if principal.profile_library_ids is not None:
-            library_ids = (
-                principal.profile_library_ids
-                if library_ids is ALL
-                else library_ids & principal.profile_library_ids
-            )
-        return VisibilityFilter(
-            library_ids=library_ids,
-            max_rating_rank=max_rank(principal.max_rating),
-            allow_unrated=principal.max_rating is None or principal.allow_unrated,
-            blocked_tags=frozenset(tag.lower() for tag in principal.blocked_tags),
-            allowed_tags=frozenset(tag.lower() for tag in principal.allowed_tags),
+            return NOTHING_VISIBLE
+        subjects = subjects_of(principal)
+        key = (
+            tuple(subjects),
+            principal.is_kids,
+            principal.max_rating,
+            principal.allow_unrated,
+            principal.blocked_tags,
+            principal.allowed_tags,
+            principal.profile_library_ids,
+            self.casbin.generation,
+            await self.policies.version(),
         )
+        now = time.monotonic()
+        cached = self._views.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        readable = self.casbin.libraries_readable(subjects)
+        grants = {
+            "all_libraries": readable is ALL,
+            "library_ids": [] if readable is ALL else sorted(readable),
+        }
+        answer = await self.policies.decide(
+            VISIBILITY_RULE, {"profile": _profile_input(principal), "grants": grants}
+        )
+        view = visibility_from(answer)
+        if len(self._views) >= _CACHED_VIEWS:
+            self._views.clear()
+        self._views[key] = (now + self._cache_seconds, view)
+        return view
+
+    async def rating_ranks(self) -> Mapping[str, int]:
+        """The catalog policy's rating table (``ranks``): rating, trimmed and upper case, to
+        rank. The scanner stores items' ranks from it; profile limits are validated against it."""
+        version = await self.policies.version()
+        now = time.monotonic()
+        if self._ranks is not None and self._ranks[0] == version and self._ranks[1] > now:
+            return self._ranks[2]
+        ranks = await rating_ranks(self.policies)
+        self._ranks = (version, now + self._cache_seconds, ranks)
+        return ranks
 
     @staticmethod
     def _object(principal: Principal, resource: Resource) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from infra.authz.rego_engine import PolicyEngine, open_policy_engine
 from infra.bus import EventBus
 from infra.errors import NotFound
 from infra.jobs import JobQueue, stop_worker
@@ -41,6 +42,7 @@ class ScanService:
         probe_workers: int,
         probe_timeout_s: float,
         max_concurrent_scans: int = 2,
+        policies: PolicyEngine | None = None,
     ) -> None:
         self._pool = pool
         self._bus = bus
@@ -50,7 +52,8 @@ class ScanService:
         self._probe_pool: ProbePool[Analysis] | None = None
         self._slots = max_concurrent_scans
         self._worker: asyncio.Task[None] | None = None
-        self.scanner = LibraryScanner(pool, bus, self._probes)
+        self._policies = policies
+        self.scanner = LibraryScanner(pool, bus, self._probes, policies)
 
     @classmethod
     def from_settings(
@@ -63,6 +66,7 @@ class ScanService:
             probe_workers=settings.effective_probe_workers,
             probe_timeout_s=settings.probe_timeout_seconds,
             max_concurrent_scans=settings.worker_concurrency,
+            policies=open_policy_engine(settings.opa_url, settings.policies_dir),
         )
 
     def job_context(self) -> dict[str, Any]:
@@ -151,3 +155,5 @@ class ScanService:
         if self._probe_pool is not None:
             await self._probe_pool.close()
             self._probe_pool = None
+        if self._policies is not None:
+            await self._policies.aclose()

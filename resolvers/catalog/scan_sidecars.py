@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
-from infra.authz.ratings import rating_rank
 from media.images import ImageInfo
 from media.nfo import NfoData
 from media.scanner import SidecarAssignment
@@ -28,7 +27,15 @@ from resolvers.catalog.scan_store import (
     sort_title,
 )
 
-__all__ = ["ItemTree", "apply_image", "apply_nfo", "apply_subtitle", "load_item_tree"]
+__all__ = [
+    "ItemTree",
+    "apply_image",
+    "apply_nfo",
+    "apply_subtitle",
+    "load_item_tree",
+    "rating_rank",
+    "rerank",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +178,36 @@ def rating_as_written(mpaa: str | None) -> str | None:
     return text or None
 
 
-async def apply_nfo(conn: asyncpg.Connection, item_id: uuid.UUID, nfo: NfoData) -> None:
-    """NFO values win over what names and tags said; absent NFO values change nothing."""
+def rating_rank(ranks: Mapping[str, int], mpaa: str | None) -> int | None:
+    """The rank of an NFO's certificate in the policy's table; ``None``: unrated or unknown."""
+    written = rating_as_written(mpaa)
+    return None if written is None else ranks.get(written.strip().upper())
+
+
+async def rerank(conn: asyncpg.Connection, library_id: uuid.UUID, ranks: Mapping[str, int]) -> int:
+    """Rank the library's rated items again from ``ranks``, so an edited rating table in the
+    catalog policy reaches stored ranks at the next scan of any kind; returns how many changed.
+    (Effective ranks follow with ``refresh_ratings``.)"""
+    rows = await conn.fetch(
+        "SELECT id, official_rating, rating_rank FROM media_items "
+        "WHERE library_id = $1 AND official_rating IS NOT NULL",
+        library_id,
+    )
+    changed = [
+        (row["id"], rank)
+        for row in rows
+        if (rank := rating_rank(ranks, row["official_rating"])) != row["rating_rank"]
+    ]
+    if changed:
+        await conn.executemany("UPDATE media_items SET rating_rank = $2 WHERE id = $1", changed)
+    return len(changed)
+
+
+async def apply_nfo(
+    conn: asyncpg.Connection, item_id: uuid.UUID, nfo: NfoData, ranks: Mapping[str, int]
+) -> None:
+    """NFO values win over what names and tags said; absent NFO values change nothing. The
+    rating's rank comes from ``ranks``, the catalog policy's table."""
     await conn.execute(
         """
         UPDATE media_items SET
@@ -201,7 +236,7 @@ async def apply_nfo(conn: asyncpg.Connection, item_id: uuid.UUID, nfo: NfoData) 
         clean_text(nfo.mpaa),
         dict(nfo.provider_ids),
         clean_text(sort_title(nfo.title)) if nfo.title else None,
-        rating_rank(rating_as_written(nfo.mpaa)),
+        rating_rank(ranks, nfo.mpaa),
         sorted({clean_text(tag).strip().casefold() for tag in nfo.tags if tag.strip()}),
     )
     if nfo.genres:

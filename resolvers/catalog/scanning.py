@@ -16,7 +16,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from infra.authz.rego_engine import PolicyEngine, RegoEngine, rating_ranks
 from infra.bus import EventBus
 from infra.server_events import publish_server_event
 from media.analyze import Analysis
@@ -40,6 +41,7 @@ from resolvers.catalog.scan_sidecars import (
     apply_nfo,
     apply_subtitle,
     load_item_tree,
+    rerank,
 )
 from resolvers.catalog.scan_store import (
     ContainerCache,
@@ -111,10 +113,14 @@ class LibraryScanner:
         pool: asyncpg.Pool,
         bus: EventBus,
         probes: Callable[[], ProbePool[Analysis]],
+        policies: PolicyEngine | None = None,
     ) -> None:
         self._pool = pool
         self._bus = bus
         self._probes = probes
+        # Where ratings' ranks come from (the catalog policy's table); the shipped policies when
+        # none is given.
+        self._policies = policies
         self._image_slots = asyncio.Semaphore(2)
 
     async def run(self, scan_id: uuid.UUID, library_id: uuid.UUID, full: bool) -> None:
@@ -281,12 +287,15 @@ class LibraryScanner:
                 if e.mtime_ns >= since_ns or os.path.dirname(e.raw_path) in run.touched_folders
             ]
             assignments = plan_sidecars(fresh, tree.by_path.keys())
+            if self._policies is None:
+                self._policies = await asyncio.to_thread(RegoEngine)
+            ranks = await rating_ranks(self._policies)
             touched: set[uuid.UUID] = set()
             for assignment in assignments:
                 item_id = self._target(run, tree, assignment)
                 if item_id is None:
                     continue
-                if await self._apply_sidecar(conn, tree, assignment, item_id):
+                if await self._apply_sidecar(conn, tree, assignment, item_id, ranks):
                     touched.add(item_id)
             image_paths = [e.raw_path for e in plan.sidecars if e.category == "image"]
             await conn.execute(
@@ -296,6 +305,7 @@ class LibraryScanner:
                 image_paths,
             )
             await refresh_items(conn, touched)
+            await rerank(conn, run.library.id, ranks)
             await refresh_ratings(conn, run.library.id)
 
     def _target(self, run: _Run, tree: ItemTree, assignment: SidecarAssignment) -> uuid.UUID | None:
@@ -312,6 +322,7 @@ class LibraryScanner:
         tree: ItemTree,
         assignment: SidecarAssignment,
         item_id: uuid.UUID,
+        ranks: Mapping[str, int],
     ) -> bool:
         path = assignment.entry.path
         category = assignment.sidecar.category
@@ -322,7 +333,7 @@ class LibraryScanner:
                 await apply_image(conn, item_id, assignment, info)
             elif category == "nfo":
                 nfo = await asyncio.to_thread(parse_nfo, path)
-                await apply_nfo(conn, item_id, nfo)
+                await apply_nfo(conn, item_id, nfo, ranks)
             elif category == "subtitle" and assignment.media_path is not None:
                 placed = tree.item_for_file(assignment.media_path)
                 if placed is None:

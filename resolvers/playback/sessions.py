@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -159,7 +160,8 @@ async def _playable_files(
 
     conditions = ["i.id = $1", *visibility_conditions(visibility, add)]
     rows: list[asyncpg.Record] = await pool.fetch(
-        "SELECT i.runtime_ms AS item_runtime_ms, f.* FROM media_items AS i "
+        "SELECT i.runtime_ms AS item_runtime_ms, i.library_id AS item_library_id, f.* "
+        "FROM media_items AS i "
         "LEFT JOIN media_files AS f ON f.item_id = i.id AND NOT f.is_missing "
         "WHERE " + " AND ".join(conditions) + " "
         "ORDER BY f.part_number NULLS FIRST, f.version_name NULLS FIRST, f.path, f.id",
@@ -240,12 +242,15 @@ async def start_playback(
     subtitle_stream: int | None = None,
     start_position_ms: int | None = None,
     transcoding: Transcoding | None = None,
+    entitled: Callable[[uuid.UUID], Awaitable[bool]] | None = None,
     now: float | None = None,
 ) -> StartedSession | PlaybackProblem:
     """Decide how the caller's device plays the item and open a session for it.
 
     A session started with a ``device_id`` replaces that device's live session; the stream
-    limits count live sessions under a valid lease (see ``resolvers.playback.leases``)."""
+    limits count live sessions under a valid lease (see ``resolvers.playback.leases``).
+    ``entitled(library_id)`` is the entitlement policy's answer for the item's library (billing);
+    a visible item the caller is not entitled to play is ``NOT_ENTITLED``."""
     if start_position_ms is not None and not 0 <= start_position_ms <= MAX_POSITION_MS:
         raise BadUserInput("startPositionMs is out of range", argument="startPositionMs")
     if device_id is not None:
@@ -256,6 +261,8 @@ async def start_playback(
     files = await _playable_files(pool, item_id, visibility)
     if files is None:
         return PlaybackProblem("NOT_FOUND", "no such item")
+    if entitled is not None and files and not await entitled(files[0]["item_library_id"]):
+        return PlaybackProblem("NOT_ENTITLED", "this account may not play this item")
     if file_id is not None:
         files = [row for row in files if row["id"] == file_id]
         if not files:

@@ -9,14 +9,13 @@ after wrong guesses, since four digits are quick to try). A kids profile manages
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from enum import Enum
 
 import asyncpg
 
 from infra.authz.principal import Principal
-from infra.authz.ratings import RATING_RANKS, normalize_rating
 from infra.errors import BadUserInput, Forbidden, NotFound, RateLimited, Unauthenticated
 from infra.names import is_display_name
 from infra.passwords import hash_password_async, verify_password_async
@@ -108,8 +107,11 @@ def _language(value: str | None, field: str) -> str | None:
     return clean
 
 
-async def _columns(conn: asyncpg.Connection, changes: ProfileFields) -> dict[str, object]:
-    """The validated columns to write, by column name."""
+async def _columns(
+    conn: asyncpg.Connection, changes: ProfileFields, ratings: Collection[str]
+) -> dict[str, object]:
+    """The validated columns to write, by column name; a limit must be one of ``ratings`` (the
+    catalog policy's rating table)."""
     columns: dict[str, object] = {}
     for spec in fields(changes):
         value = getattr(changes, spec.name)
@@ -126,8 +128,8 @@ async def _columns(conn: asyncpg.Connection, changes: ProfileFields) -> dict[str
             raise BadUserInput("an avatar is an http(s) URL or a path", field="avatarUrl")
         columns["avatar_url"] = avatar
     if columns.get("max_rating") is not None:
-        rating = normalize_rating(str(columns["max_rating"]))
-        if rating not in RATING_RANKS:
+        rating = str(columns["max_rating"]).strip().upper()
+        if rating not in ratings:
             raise BadUserInput("unknown parental rating", field="maxRating")
         columns["max_rating"] = rating
     for name, field in (("blocked_tags", "blockedTags"), ("allowed_tags", "allowedTags")):
@@ -170,14 +172,15 @@ async def create_profile(
     principal: Principal,
     changes: ProfileFields,
     *,
+    ratings: Collection[str],
     client_address: str | None = None,
 ) -> asyncpg.Record:
-    """A new profile in the caller's account."""
+    """A new profile in the caller's account; ``ratings`` are the limits a profile may have."""
     user_id = _require_manager(principal)
     if changes.name is KEEP:
         raise BadUserInput("a profile needs a name", field="name")
     async with pool.acquire() as conn, conn.transaction():
-        columns = await _columns(conn, changes)
+        columns = await _columns(conn, changes, ratings)
         names = ["user_id", *columns]
         placeholders = ", ".join(f"${i}" for i in range(1, len(names) + 1))
         try:
@@ -205,12 +208,14 @@ async def update_profile(
     profile_id: uuid.UUID,
     changes: ProfileFields,
     *,
+    ratings: Collection[str],
     client_address: str | None = None,
 ) -> asyncpg.Record:
-    """Change the given fields of one of the caller's profiles."""
+    """Change the given fields of one of the caller's profiles (``ratings``: as for
+    ``create_profile``)."""
     user_id = _require_manager(principal)
     async with pool.acquire() as conn, conn.transaction():
-        columns = await _columns(conn, changes)
+        columns = await _columns(conn, changes, ratings)
         # Column names come from ProfileFields, never from the caller; values are bound.
         assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(columns, start=3))
         try:

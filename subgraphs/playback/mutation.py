@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
 import strawberry
 
+from infra.authz.service import AuthorizationService
 from infra.errors import NotFound
 from loaders.context import Context
 from loaders.playback import ItemUserData
@@ -82,6 +85,19 @@ async def _marked(info: Info, row: Any) -> MediaItem:
     return MediaItem(id=strawberry.ID(str(row["item_id"])))
 
 
+def _entitlement(info: Info) -> Callable[[uuid.UUID], Awaitable[bool]] | None:
+    """The entitlement policy's answer for the caller, per library (``None``: no service)."""
+    authz: AuthorizationService | None = info.context.services.get("authz")
+    if authz is None:
+        return None
+    principal = info.context.principal
+
+    async def entitled(library_id: uuid.UUID) -> bool:
+        return (await authz.entitled(principal, str(library_id))).allowed
+
+    return entitled
+
+
 @strawberry.type
 class Mutation(PartyMutation):
     @strawberry.mutation
@@ -120,6 +136,7 @@ class Mutation(PartyMutation):
             subtitle_stream=subtitle_stream,
             start_position_ms=start_position_ms,
             transcoding=info.context.services.get("transcoding"),
+            entitled=_entitlement(info),
         )
         if isinstance(result, StartedSession):
             return _session(result)

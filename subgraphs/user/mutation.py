@@ -7,7 +7,7 @@ error, not a payload); a signed-in caller without the right is answered ``AuthEr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,6 +106,12 @@ def _key_ring(info: Info) -> KeyRing:
 def _limiter(info: Info) -> FailureLimiter:
     limiter: FailureLimiter = info.context.services["limiter"]
     return limiter
+
+
+async def _ratings(info: Info) -> Collection[str]:
+    """The parental ratings a profile limit may name: the catalog policy's table."""
+    ranks: Mapping[str, int] = await info.context.services["authz"].rating_ranks()
+    return ranks.keys()
 
 
 def _kept(value: Any) -> Any:
@@ -354,7 +360,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
         try:
             row = await create_profile(
                 info.context.pool, info.context.principal, fields,
-                client_address=info.context.client_address,
+                ratings=await _ratings(info), client_address=info.context.client_address,
             )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)
@@ -385,7 +391,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
         try:
             row = await update_profile(
                 info.context.pool, info.context.principal, profile_id, fields,
-                client_address=info.context.client_address,
+                ratings=await _ratings(info), client_address=info.context.client_address,
             )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)

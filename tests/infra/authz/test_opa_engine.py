@@ -3,58 +3,20 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from infra.authz.rego_engine import OpaEngine, PolicyError, RegoEngine, open_policy_engine
 from tests.infra.authz.cases import CATALOG_CASES, QAR_CASES, normalized
-
-
-def opa_shaped_app(policies: RegoEngine, seen: list[tuple[str, Any]]) -> Starlette:
-    """``POST /v1/data/<path>`` with ``{"input": …}`` -> ``{"result": …}``, no ``result`` when
-    undefined: OPA's data API, evaluated by regopy."""
-
-    async def data(request: Request) -> JSONResponse:
-        path = request.path_params["path"]
-        body = await request.json()
-        seen.append((path, body))
-        result = policies.evaluate(path, body.get("input", {}))
-        return JSONResponse({} if result is None else {"result": result})
-
-    return Starlette(routes=[Route("/v1/data/{path:path}", data, methods=["POST"])])
+from tests.support.opa import opa_shaped_server
 
 
 @pytest.fixture(scope="module")
 def opa_server() -> Iterator[tuple[str, list[tuple[str, Any]]]]:
-    seen: list[tuple[str, Any]] = []
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        opa_shaped_app(RegoEngine(), seen), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the OPA-shaped server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", seen
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with opa_shaped_server(RegoEngine()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -125,16 +125,16 @@ async def test_require_raises_forbidden(service: AuthorizationService) -> None:
     await service.require(USER, "write", Resource("playback", owner_id=ALICE))
 
 
-def test_visibility_for_sql(service: AuthorizationService) -> None:
-    assert service.visibility(USER) == VisibilityFilter(library_ids=ALL)
-    assert service.visibility(GUEST) == VisibilityFilter(library_ids=frozenset({MOVIES}))
-    assert service.visibility(KID) == VisibilityFilter(
+async def test_visibility_for_sql(service: AuthorizationService) -> None:
+    assert await service.visibility(USER) == VisibilityFilter(library_ids=ALL)
+    assert await service.visibility(GUEST) == VisibilityFilter(library_ids=frozenset({MOVIES}))
+    assert await service.visibility(KID) == VisibilityFilter(
         library_ids=frozenset({SHOWS}),
         max_rating_rank=10,
         allow_unrated=False,
         blocked_tags=frozenset({"horror"}),
         allowed_tags=frozenset(),
     )
-    assert service.visibility(ANONYMOUS).nothing_visible is True
+    assert (await service.visibility(ANONYMOUS)).nothing_visible is True
     no_catalog_scope = Principal(ALICE, roles=frozenset({"user"}), scopes=frozenset({"playback:*"}))
-    assert service.visibility(no_catalog_scope).nothing_visible is True
+    assert (await service.visibility(no_catalog_scope)).nothing_visible is True

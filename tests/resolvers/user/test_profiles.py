@@ -21,6 +21,8 @@ from resolvers.user.profiles import (
 )
 from tests.resolvers.user.conftest import MakeUser, principal_of, signed_in
 
+RATINGS = ("G", "PG", "PG-13")  # the catalog policy's table, as the mutations pass it
+
 
 async def test_a_profile_is_validated_before_anything_is_stored(
     pool: asyncpg.Pool, make_user: MakeUser
@@ -37,7 +39,7 @@ async def test_a_profile_is_validated_before_anything_is_stored(
     ]
     for fields, field in cases:
         with pytest.raises(BadUserInput) as raised:
-            await create_profile(pool, alice, fields)
+            await create_profile(pool, alice, fields, ratings=RATINGS)
         assert raised.value.extensions["field"] == field
     assert await pool.fetchval("SELECT count(*) FROM profiles") == 1  # the account's first
 
@@ -47,11 +49,11 @@ async def test_names_are_unique_per_account_not_across_accounts(
 ) -> None:
     alice = principal_of(await make_user("alice"))
     bob = principal_of(await make_user("bob"))
-    await create_profile(pool, alice, ProfileFields(name="Movies"))
+    await create_profile(pool, alice, ProfileFields(name="Movies"), ratings=RATINGS)
 
-    await create_profile(pool, bob, ProfileFields(name="movies"))
+    await create_profile(pool, bob, ProfileFields(name="movies"), ratings=RATINGS)
     with pytest.raises(ProfileNameTaken):
-        await create_profile(pool, alice, ProfileFields(name="MOVIES"))
+        await create_profile(pool, alice, ProfileFields(name="MOVIES"), ratings=RATINGS)
 
 
 async def test_a_kids_profile_manages_nothing(pool: asyncpg.Pool, make_user: MakeUser) -> None:
@@ -60,9 +62,11 @@ async def test_a_kids_profile_manages_nothing(pool: asyncpg.Pool, make_user: Mak
     (profile,) = await list_profiles(pool, user_id)
 
     with pytest.raises(Forbidden):
-        await create_profile(pool, kids, ProfileFields(name="Grown-up"))
+        await create_profile(pool, kids, ProfileFields(name="Grown-up"), ratings=RATINGS)
     with pytest.raises(Forbidden):
-        await update_profile(pool, kids, profile["id"], ProfileFields(max_rating=None))
+        await update_profile(
+            pool, kids, profile["id"], ProfileFields(max_rating=None), ratings=RATINGS
+        )
 
 
 async def test_another_accounts_profile_is_not_found(
@@ -73,7 +77,9 @@ async def test_another_accounts_profile_is_not_found(
     (alice_profile,) = await list_profiles(pool, alice_id)
 
     with pytest.raises(NotFound):
-        await update_profile(pool, bob, alice_profile["id"], ProfileFields(name="Mine"))
+        await update_profile(
+            pool, bob, alice_profile["id"], ProfileFields(name="Mine"), ratings=RATINGS
+        )
     assert (await list_profiles(pool, alice_id))[0]["name"] == "alice"
 
 
@@ -83,7 +89,7 @@ async def test_wrong_pins_lock_the_profile_for_a_while(
     user_id = await make_user()
     tokens = await signed_in(pool, ring)
     locked = await create_profile(
-        pool, principal_of(user_id), ProfileFields(name="Locked", pin="2468")
+        pool, principal_of(user_id), ProfileFields(name="Locked", pin="2468"), ratings=RATINGS
     )
     switch = {
         "ring": ring,

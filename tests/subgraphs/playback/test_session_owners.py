@@ -18,7 +18,6 @@ import pytest
 from gateway.graphql_http import GraphQLService
 from gateway.schema import composed_schema
 from infra.authz.principal import Principal
-from infra.authz.ratings import rating_rank
 from infra.authz.service import VisibilityFilter
 from infra.bus import InProcessBus
 from loaders.context import Context
@@ -74,6 +73,7 @@ class Family:
     library_id: uuid.UUID
     adult_film: uuid.UUID  # NC-17
     cartoon: uuid.UUID  # G
+    kid_visibility: VisibilityFilter  # PG and below, nothing unrated, the family's library
 
 
 @pytest.fixture
@@ -93,8 +93,8 @@ async def family(pool: asyncpg.Pool, viewer: Viewer) -> Family:
         max_rating="PG",
     )
     library_id = await add_library(pool)
-    adult_film = await add_item(pool, library_id, "Adult Film", rating_rank=rating_rank("NC-17"))
-    cartoon = await add_item(pool, library_id, "Cartoon", rating_rank=rating_rank("G"))
+    adult_film = await add_item(pool, library_id, "Adult Film", rating_rank=18)
+    cartoon = await add_item(pool, library_id, "Cartoon", rating_rank=0)
     for item_id in (adult_film, cartoon):
         await add_file(pool, item_id)
     return Family(
@@ -104,18 +104,14 @@ async def family(pool: asyncpg.Pool, viewer: Viewer) -> Family:
         library_id=library_id,
         adult_film=adult_film,
         cartoon=cartoon,
-    )
-
-
-def kids_visibility(family: Family) -> VisibilityFilter:
-    """What the kids profile sees once granted the library: PG and below, nothing unrated."""
-    return dataclasses.replace(
-        AUTHZ.visibility(family.kid.principal), library_ids=frozenset({str(family.library_id)})
+        kid_visibility=dataclasses.replace(
+            await AUTHZ.visibility(kid), library_ids=frozenset({str(library_id)})
+        ),
     )
 
 
 def as_kid(context: Callable[..., Context], family: Family) -> Context:
-    return context(principal=family.kid.principal, visibility=kids_visibility(family))
+    return context(principal=family.kid.principal, visibility=family.kid_visibility)
 
 
 async def gateway(query: str, context: Context, **variables: Any) -> dict[str, Any]:
@@ -179,7 +175,7 @@ async def test_a_session_whose_item_the_caller_no_longer_sees_has_a_null_item(
     await pool.execute(
         "UPDATE media_items SET rating_rank = $2, effective_rating_rank = $2 WHERE id = $1",
         family.cartoon,
-        rating_rank("R"),
+        17,  # R
     )
 
     answer = await gateway(ACTIVE, as_kid(context, family))
@@ -279,7 +275,7 @@ async def test_administrators_list_every_session_but_not_from_a_kids_profile(
     everyone = await gateway(ACTIVE, context(principal=admin), all=True)
     from_kid = await gateway(
         ACTIVE,
-        context(principal=kid_of_admin, visibility=kids_visibility(family)),
+        context(principal=kid_of_admin, visibility=family.kid_visibility),
         all=True,
     )
 
