@@ -1,7 +1,8 @@
 """Run ``transcode_segments`` in a child process, driven from the gateway's event loop.
 
 Encoding is CPU-bound and holds the GIL for long stretches, so the event loop only starts a
-child (``python -m media.hls.process``), reads its JSON-line reports from a pipe, and signals it.
+child (``python -P -m media.hls.process``: safe-path mode, see ``media.child_python``), reads its
+JSON-line reports from a pipe, and signals it.
 asyncio's subprocess transport reaps the child, so no zombie is left; ``stop()`` sends SIGTERM
 (the child finishes the packet in hand, removes its temporary file and exits), then SIGKILL
 after a grace period, then removes whatever temporary file a killed child left.
@@ -26,15 +27,14 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
+from media.child_python import child_environment, python_module_command
 from media.hls.transcode import TranscodeError, TranscodeProgress, transcode_segments
 from media.hls.variants import SegmentPlan, Variant
 
 __all__ = ["SpareProcess", "TranscodeJob", "TranscodeProcess", "TranscodeResult"]
 
-_ROOT = str(Path(__file__).resolve().parents[2])
 _PR_SET_PDEATHSIG = 1
 _WATCHDOG_SECONDS = 0.5
 _NICENESS = 5
@@ -70,18 +70,11 @@ class TranscodeResult:
 
 async def _spawn_child() -> asyncio.subprocess.Process:
     """A child that has imported the encoder and waits for its job on stdin."""
-    environment = dict(os.environ)
-    environment["PYTHONPATH"] = os.pathsep.join(
-        p for p in (_ROOT, environment.get("PYTHONPATH")) if p
-    )
     return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "media.hls.process",
-        str(os.getpid()),
+        *python_module_command("media.hls.process", str(os.getpid())),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        env=environment,
+        env=child_environment(),  # safe-path mode: never a media.py from the working folder
     )
 
 
