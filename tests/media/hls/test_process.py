@@ -11,8 +11,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import av
 import pytest
 
+from media.hls.encoders import EncoderProbe, choose_encoder, detect_encoders
 from media.hls.process import SpareProcess, TranscodeJob, TranscodeProcess
 from media.hls.transcode import TranscodeProgress
 from media.hls.variants import SegmentPlan, Variant
@@ -192,3 +194,35 @@ async def test_a_spare_child_takes_the_job_and_the_next_spare_is_started(
     assert process.pid == waiting and result.status == "done"
     assert _names(tmp_path) == ["seg_00000.ts", "seg_00001.ts", "seg_00002.ts"]
     assert next_spare != waiting and _reaped(next_spare)
+
+
+@pytest.mark.parametrize("name", ["h264_qsv", "h264_nvenc"])
+async def test_a_hardware_encoder_that_fails_here_gives_way_to_libx264(
+    name: str, tmp_path: Path
+) -> None:
+    if next(probe for probe in detect_encoders() if probe.name == name).available:
+        pytest.skip(f"{name} works on this machine")
+    small = make_video(tmp_path / "small.mp4", seconds=2.0, width=320, height=240, fps=24)
+    variant = Variant("240p", 320, 240, 300_000, 96_000, "h264", "aac", False, False, "")
+    out = tmp_path / "out"
+    out.mkdir()
+    hardware = choose_encoder("h264", "auto", probes=[EncoderProbe("h264", name, "hw", True)])
+    job = TranscodeJob(
+        str(small),
+        str(out),
+        variant,
+        SegmentPlan(starts=(0.0,), durations=(2.0,)),
+        encoder_name=hardware.name,
+        encoder_options=dict(hardware.options),
+    )
+    process = TranscodeProcess(job)
+
+    await process.start()
+    result = await asyncio.wait_for(process.wait(), 60)
+
+    assert (result.status, result.encoder) == ("done", "libx264")
+    assert result.encoder_fallback is not None and result.encoder_fallback.startswith(name)
+    with av.open(str(out / "seg_00000.ts")) as segment:
+        assert segment.streams.video[0].codec_context.name == "h264"
+        frames = list(segment.decode(video=0))
+    assert [(frames[0].width, frames[0].height), len(frames)] == [(320, 240), 48]

@@ -1,0 +1,112 @@
+"""The worker that encodes chooses the encoder: whatever encoder a session was recorded with (a
+gateway with a GPU), this worker probes its own hardware, and a hardware encoder that fails here
+is not tried again. Real encoder processes and real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import av
+
+from infra.bus import InProcessBus
+from media.hls.encoders import EncoderChoice, detect_encoders
+from media.hls.plan import uniform_plan
+from media.hls.scratch import Scratch
+from media.hls.variants import Variant
+from resolvers.playback.transcoder import Transcoder
+from resolvers.playback.transcodes import create_transcode, request_run
+from resolvers.playback.worker_encoders import WorkerEncoders
+from resolvers.user.accounts import create_user
+from tests.support.catalog_rows import insert_file, insert_item, insert_library
+from tests.support.media_files import make_video
+
+VARIANT = Variant("240p", 320, 240, 300_000, 96_000, "h264", "aac", False, False, "avc1,mp4a")
+SECONDS = 4.0
+LEASE = 60.0
+NVENC = ("h264_nvenc", "nvenc", {"preset": "p4", "tune": "hq", "forced-idr": "1"})
+
+
+async def _session(pool: asyncpg.Pool, path: Path, encoder: tuple[str, str, dict[str, str]]):
+    library = await insert_library(pool, name=f"Movies {uuid.uuid4().hex[:6]}")
+    item = await insert_item(pool, library, "Short Film")
+    file_id = await insert_file(pool, item, library, str(path), duration_ms=int(SECONDS * 1000))
+    async with pool.acquire() as conn:
+        user = await create_user(conn, f"viewer-{uuid.uuid4().hex[:6]}", "a long enough password")
+        profile = await conn.fetchval("SELECT id FROM profiles WHERE user_id = $1", user["id"])
+        session_id: uuid.UUID = await conn.fetchval(
+            "INSERT INTO playback_sessions (user_id, profile_id, item_id, file_id, method) "
+            "VALUES ($1, $2, $3, $4, 'TRANSCODE') RETURNING id",
+            user["id"],
+            profile,
+            item,
+            file_id,
+        )
+        await create_transcode(
+            conn, session_id, file_id, [VARIANT], uniform_plan(SECONDS), None, encoder
+        )
+    return session_id
+
+
+async def _collect(bus: InProcessBus, topic: str, into: list[dict[str, Any]]) -> None:
+    async for event in bus.subscribe(topic):
+        into.append(event)
+
+
+async def test_the_worker_encodes_with_its_own_encoder_not_the_sessions(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    assert not next(p for p in detect_encoders() if p.name == "h264_nvenc").available
+    source = await asyncio.to_thread(
+        make_video, tmp_path / "Short Film (2003).mp4", seconds=SECONDS, width=320, height=240
+    )
+    session_id = await _session(pool, source, NVENC)  # as a gateway with a GPU recorded it
+    bus = InProcessBus()
+    events: list[dict[str, Any]] = []
+    listener = asyncio.create_task(_collect(bus, f"transcode:{session_id}", events))
+    scratch = Scratch(tmp_path / "scratch", max_bytes=10**9)
+    scratch.open()
+    transcoder = Transcoder(
+        pool,
+        bus,
+        scratch,
+        address="http://127.0.0.1:1",
+        max_concurrent=1,
+        lease_seconds=LEASE,
+        encoder_preference="auto",
+    )
+    try:
+        run, _ = await request_run(pool, session_id, VARIANT.name, 0, LEASE)
+        assert run is not None
+        job = asyncio.create_task(transcoder.run(session_id, VARIANT.name, run.run_id))
+        segment = await transcoder.segment(session_id, VARIANT.name, 0)
+        with av.open(str(segment)) as container:
+            frames = list(container.decode(video=0))
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
+    finally:
+        await transcoder.close()
+        scratch.close()
+        listener.cancel()
+
+    assert (frames[0].width, frames[0].height) == (320, 240)
+    assert {event["encoder"] for event in events} == {"libx264"}
+
+
+async def test_a_hardware_encoder_that_failed_here_is_not_chosen_again() -> None:
+    encoders = WorkerEncoders("software")
+    chosen = await encoders.for_codec("h264")
+
+    encoders.failed("h264", "h264_qsv", "no MFX session")
+    after = await encoders.for_codec("h264")
+    await encoders.close()
+
+    assert chosen == EncoderChoice("libx264", "software", {"preset": "veryfast"})
+    assert after == EncoderChoice(
+        "libx264", "software", {"preset": "veryfast"}, "h264_qsv failed: no MFX session"
+    )
