@@ -86,6 +86,10 @@ async def test_the_worker_encodes_with_its_own_encoder_not_the_sessions(
         segment = await transcoder.segment(session_id, VARIANT.name, 0)
         with av.open(str(segment)) as container:
             frames = list(container.decode(video=0))
+        async with asyncio.timeout(60):
+            while not any(e["type"] == "transcode.complete" for e in events):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        choice = await transcoder.encoders.for_codec("h264")
         job.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await job
@@ -96,6 +100,7 @@ async def test_the_worker_encodes_with_its_own_encoder_not_the_sessions(
 
     assert (frames[0].width, frames[0].height) == (320, 240)
     assert {event["encoder"] for event in events} == {"libx264"}
+    assert choice.reason is None  # chosen here at once: no hardware encode was tried and failed
 
 
 async def test_a_hardware_encoder_that_failed_here_is_not_chosen_again() -> None:
