@@ -46,18 +46,21 @@ def test_serve_from_a_folder_with_a_media_module_probes_with_the_real_package(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    files: list[dict[str, object]] = []
     try:
         wait_ready(url, process)
         auth = {"x-api-key": cli_admin_key(clean_env(REVENGE_DATA_DIR=str(data)))}
-        files: list[dict[str, object]] = []
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not files:
             body = httpx.post(url + "/graphql", json={"query": FILES}, headers=auth).json()
             files = [f for node in body["data"]["items"]["nodes"] for f in node["files"]]
             time.sleep(0.1)
-    finally:
-        process.send_signal(signal.SIGTERM)
+    except Exception as error:  # the server's own output says why
+        process.kill()
         output = process.communicate(timeout=60)[0].decode(errors="replace")
+        raise AssertionError(f"{error}\n{output}") from error
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=60)[0].decode(errors="replace")
 
     assert process.returncode == 0, output
     assert not marker.exists()
