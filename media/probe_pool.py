@@ -239,6 +239,8 @@ class ProbePool(Generic[T]):
             try:
                 await asyncio.wait_for(asyncio.shield(stopping), CLOSE_GRACE_SECONDS)
             except TimeoutError:
-                executor.kill()
+                if executor.starting:  # a start stuck on the fork server holds the pool's lock
+                    _kill_forkserver()
+                await asyncio.to_thread(executor.kill)
                 await stopping
         await asyncio.gather(*self._killing, return_exceptions=True)
