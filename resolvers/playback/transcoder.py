@@ -244,7 +244,7 @@ class Transcoder:
             if run.process is not process:
                 return  # a replaced encoder finishing its last packets
             run.segment, run.frames, run.speed = progress.segment, progress.frames, progress.speed
-            run.encoder = process.encoder
+            self._note_fallback(run, process.encoder, process.encoder_fallback)
             run.changed.set()
 
         process = TranscodeProcess(job, on_progress, self._spare)
@@ -267,10 +267,7 @@ class Transcoder:
             return
         result = await process.wait()
         run.process = None
-        if result.encoder_fallback is not None:
-            codec = codec_of(run.session.encoder)
-            self.encoders.failed(codec, process.job.encoder_name, result.encoder_fallback)
-            run.encoder = result.encoder or run.encoder
+        self._note_fallback(run, result.encoder, result.encoder_fallback)
         if result.status == "done":
             run.finished = True
             if run.end_segment == run.session.plan.count:
@@ -283,6 +280,12 @@ class Transcoder:
                 "TRANSCODE_FAILED", f"{code}: {result.error_message or 'the encoder failed'}"
             )
         run.changed.set()
+
+    def _note_fallback(self, run: _Run, encoder: str | None, fallback: str | None) -> None:
+        """The child gave up on the hardware encoder: so does this worker, from now on."""
+        if fallback is not None and encoder is not None and encoder != run.encoder:
+            self.encoders.failed(codec_of(run.session.encoder), run.encoder, fallback)
+            run.encoder = encoder
 
     async def _stop_process(self, run: _Run) -> None:
         process, run.process = run.process, None

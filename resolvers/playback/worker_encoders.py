@@ -10,10 +10,11 @@ by this worker.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import structlog
 
-from media.hls.encoders import EncoderChoice, choose_encoder, software_encoder
+from media.hls.encoders import EncoderChoice, EncoderProbe, choose_encoder, software_encoder
 
 __all__ = ["WorkerEncoders"]
 
@@ -21,8 +22,12 @@ log = structlog.get_logger("revenge.transcoder")
 
 
 class WorkerEncoders:
-    def __init__(self, preference: str = "auto") -> None:
+    def __init__(
+        self, preference: str = "auto", probes: Sequence[EncoderProbe] | None = None
+    ) -> None:
+        """``probes`` replaces this machine's detection (tests)."""
         self.preference = preference
+        self._probes = probes
         self._choices: dict[str, asyncio.Future[EncoderChoice]] = {}
 
     def warm(self, codec: str = "h264") -> None:
@@ -47,7 +52,9 @@ class WorkerEncoders:
         return choice
 
     async def _choose(self, codec: str) -> EncoderChoice:
-        choice = await asyncio.to_thread(choose_encoder, codec, self.preference)
+        choice = await asyncio.to_thread(
+            choose_encoder, codec, self.preference, probes=self._probes
+        )
         if choice.reason:
             log.warning("encoder fallback", encoder=choice.name, reason=choice.reason)
         log.info("video encoder", codec=codec, encoder=choice.name, kind=choice.kind)

@@ -14,7 +14,7 @@ import asyncpg
 import av
 
 from infra.bus import InProcessBus
-from media.hls.encoders import EncoderChoice, detect_encoders
+from media.hls.encoders import EncoderChoice, EncoderProbe, detect_encoders
 from media.hls.plan import uniform_plan
 from media.hls.scratch import Scratch
 from media.hls.variants import Variant
@@ -57,28 +57,25 @@ async def _collect(bus: InProcessBus, topic: str, into: list[dict[str, Any]]) ->
         into.append(event)
 
 
-async def test_the_worker_encodes_with_its_own_encoder_not_the_sessions(
-    pool: asyncpg.Pool, tmp_path: Path
-) -> None:
-    assert not next(p for p in detect_encoders() if p.name == "h264_nvenc").available
+async def _encode(
+    pool: asyncpg.Pool, tmp_path: Path, encoders: WorkerEncoders
+) -> tuple[list[Any], list[dict[str, Any]], EncoderChoice]:
+    """One whole run of a session recorded with NVENC (as a gateway with a GPU would record
+    it) on a worker with ``encoders``: the first segment's frames, the run's events, and the
+    worker's encoder choice afterwards."""
     source = await asyncio.to_thread(
         make_video, tmp_path / "Short Film (2003).mp4", seconds=SECONDS, width=320, height=240
     )
-    session_id = await _session(pool, source, NVENC)  # as a gateway with a GPU recorded it
+    session_id = await _session(pool, source, NVENC)
     bus = InProcessBus()
     events: list[dict[str, Any]] = []
     listener = asyncio.create_task(_collect(bus, f"transcode:{session_id}", events))
     scratch = Scratch(tmp_path / "scratch", max_bytes=10**9)
     scratch.open()
     transcoder = Transcoder(
-        pool,
-        bus,
-        scratch,
-        address="http://127.0.0.1:1",
-        max_concurrent=1,
-        lease_seconds=LEASE,
-        encoder_preference="auto",
+        pool, bus, scratch, address="http://127.0.0.1:1", max_concurrent=1, lease_seconds=LEASE
     )
+    transcoder.encoders = encoders
     try:
         run, _ = await request_run(pool, session_id, VARIANT.name, 0, LEASE)
         assert run is not None
@@ -97,10 +94,34 @@ async def test_the_worker_encodes_with_its_own_encoder_not_the_sessions(
         await transcoder.close()
         scratch.close()
         listener.cancel()
+    return frames, events, choice
+
+
+async def test_the_worker_encodes_with_its_own_encoder_not_the_sessions(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    assert not next(p for p in detect_encoders() if p.name == "h264_nvenc").available
+
+    frames, events, choice = await _encode(pool, tmp_path, WorkerEncoders("auto"))
 
     assert (frames[0].width, frames[0].height) == (320, 240)
     assert {event["encoder"] for event in events} == {"libx264"}
     assert choice.reason is None  # chosen here at once: no hardware encode was tried and failed
+
+
+async def test_a_hardware_encode_that_fails_on_the_worker_is_redone_in_software(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    assert not next(p for p in detect_encoders() if p.name == "h264_qsv").available
+    believed = [EncoderProbe("h264", "h264_qsv", "qsv", True)]  # detection wrongly said yes
+
+    frames, events, choice = await _encode(pool, tmp_path, WorkerEncoders("qsv", believed))
+
+    assert (frames[0].width, frames[0].height) == (320, 240)
+    complete = next(event for event in events if event["type"] == "transcode.complete")
+    assert complete["encoder"] == "libx264"
+    assert choice.name == "libx264"
+    assert choice.reason is not None and choice.reason.startswith("h264_qsv failed: ")
 
 
 async def test_a_hardware_encoder_that_failed_here_is_not_chosen_again() -> None:
