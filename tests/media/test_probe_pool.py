@@ -14,6 +14,7 @@ import pytest
 from media.probe import ProbeError, probe_file
 from media.probe_pool import ProbePool
 from tests.support.media_files import make_video
+from tests.support.processes import has_exited
 
 forkserver_only = pytest.mark.skipif(
     "forkserver" not in multiprocessing.get_all_start_methods(), reason="needs the fork server"
@@ -25,17 +26,9 @@ def worker_and_parent(path: str) -> tuple[int, int, str]:
     return os.getpid(), os.getppid(), probe_file(path).container
 
 
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state == "Z"
-
-
 async def _until_gone(pid: int) -> bool:
     for _ in range(100):
-        if _gone(pid):
+        if has_exited(pid):
             return True
         await asyncio.sleep(0.05)
     return False

@@ -19,6 +19,7 @@ from media.hls.process import SpareProcess, TranscodeJob, TranscodeProcess
 from media.hls.transcode import TranscodeProgress
 from media.hls.variants import SegmentPlan, Variant
 from tests.support.media_files import make_video
+from tests.support.processes import has_exited as _gone
 
 ROOT = Path(__file__).resolve().parents[3]
 PLAN = SegmentPlan(starts=(0.0, 6.0, 12.0), durations=(6.0, 6.0, 2.0))
@@ -30,15 +31,6 @@ SLOW = {"preset": "veryslow"}  # keeps a child busy long enough to be stopped or
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("source")
     return make_video(folder / "movie.mp4", seconds=14.0, width=1280, height=720, fps=24)
-
-
-def _gone(pid: int) -> bool:
-    """Exited: no /proc entry, or a zombie some other process still has to reap."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state == "Z"
 
 
 def _names(folder: Path) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,41 +14,17 @@ import av
 
 from infra.bus import InProcessBus
 from media.hls.encoders import EncoderChoice, EncoderProbe, detect_encoders
-from media.hls.plan import uniform_plan
 from media.hls.scratch import Scratch
-from media.hls.variants import Variant
 from resolvers.playback.transcoder import Transcoder
-from resolvers.playback.transcodes import create_transcode, request_run
+from resolvers.playback.transcodes import request_run
 from resolvers.playback.worker_encoders import WorkerEncoders
-from resolvers.user.accounts import create_user
-from tests.support.catalog_rows import insert_file, insert_item, insert_library
+from tests.resolvers.playback.test_transcoder import VARIANT
+from tests.resolvers.playback.test_transcoder import _session as insert_session
 from tests.support.media_files import make_video
 
-VARIANT = Variant("240p", 320, 240, 300_000, 96_000, "h264", "aac", False, False, "avc1,mp4a")
 SECONDS = 4.0
 LEASE = 60.0
 NVENC = ("h264_nvenc", "nvenc", {"preset": "p4", "tune": "hq", "forced-idr": "1"})
-
-
-async def _session(pool: asyncpg.Pool, path: Path, encoder: tuple[str, str, dict[str, str]]):
-    library = await insert_library(pool, name=f"Movies {uuid.uuid4().hex[:6]}")
-    item = await insert_item(pool, library, "Short Film")
-    file_id = await insert_file(pool, item, library, str(path), duration_ms=int(SECONDS * 1000))
-    async with pool.acquire() as conn:
-        user = await create_user(conn, f"viewer-{uuid.uuid4().hex[:6]}", "a long enough password")
-        profile = await conn.fetchval("SELECT id FROM profiles WHERE user_id = $1", user["id"])
-        session_id: uuid.UUID = await conn.fetchval(
-            "INSERT INTO playback_sessions (user_id, profile_id, item_id, file_id, method) "
-            "VALUES ($1, $2, $3, $4, 'TRANSCODE') RETURNING id",
-            user["id"],
-            profile,
-            item,
-            file_id,
-        )
-        await create_transcode(
-            conn, session_id, file_id, [VARIANT], uniform_plan(SECONDS), None, encoder
-        )
-    return session_id
 
 
 async def _collect(bus: InProcessBus, topic: str, into: list[dict[str, Any]]) -> None:
@@ -66,7 +41,7 @@ async def _encode(
     source = await asyncio.to_thread(
         make_video, tmp_path / "Short Film (2003).mp4", seconds=SECONDS, width=320, height=240
     )
-    session_id = await _session(pool, source, NVENC)
+    session_id = await insert_session(pool, source, NVENC, SECONDS)
     bus = InProcessBus()
     events: list[dict[str, Any]] = []
     listener = asyncio.create_task(_collect(bus, f"transcode:{session_id}", events))
