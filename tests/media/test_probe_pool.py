@@ -7,6 +7,9 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -91,3 +94,53 @@ async def test_closing_kills_a_worker_that_does_not_exit(tmp_path: Path) -> None
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(worker, signal.SIGKILL)
+
+
+DIES_AT_START = textwrap.dedent(
+    """\
+    import asyncio, sys
+
+    import media.probe_pool as probe_pool
+    from media.probe import ProbeError
+
+    probe_pool.PRELOAD_MODULES = ["dies_on_import"]  # the fork server dies while it starts
+
+
+    async def main(path):
+        async with probe_pool.ProbePool(workers=1, timeout_s=60) as pool:
+            for _ in range(2):
+                try:
+                    await pool.probe(path)
+                    print("probed")
+                except ProbeError as error:
+                    print(f"ProbeError: {error}")
+
+
+    if __name__ == "__main__":
+        asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+@forkserver_only
+def test_a_fork_server_that_dies_while_starting_fails_the_probe_with_probe_error(
+    tmp_path: Path,
+) -> None:
+    library = tmp_path / "lib"
+    library.mkdir()
+    (library / "dies_on_import.py").write_text("import os\nos._exit(3)\n")
+    script = tmp_path / "server.py"
+    script.write_text(DIES_AT_START)
+    clip = make_video(tmp_path / "clip.mkv")
+    environment = {**os.environ, "PYTHONPATH": str(library)}
+
+    finished = subprocess.run(
+        [sys.executable, str(script), str(clip)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.splitlines() == ["ProbeError: probe worker crashed"] * 2
