@@ -280,8 +280,9 @@ def main(argv: list[str]) -> int:
         try:
             run(job.encoder_name, job.encoder_options)
         except TranscodeError as error:
-            # A hardware encoder that fails (to open, or on the first frames) gives way to
-            # software: the run starts again from its first segment, nothing half-made is kept.
+            # A hardware encoder that fails (to open, or while encoding) gives way to software:
+            # the run starts again at its first segment; any segment already written is
+            # written again (renamed into place whole, so a reader never sees half of one).
             fallback = software_encoder(codec_of(job.encoder_name), error.message)
             if error.code != "ENCODER_FAILED" or fallback.name == job.encoder_name:
                 raise
