@@ -1,11 +1,11 @@
 """Opening and closing what transcoding needs in one process.
 
-Every process that starts playback sessions (a gateway) gets the encoder choice, made once at
-start-up (hardware detection probes encoders), the way to defer transcode jobs, and an HTTP
-client to proxy segments from other workers. A process that runs transcode jobs (``revenge
-serve``'s in-process worker, ``revenge worker``) also gets its scratch folder, cleaned of dead
-workers' leftovers, and the ``Transcoder`` that runs the encoders, with a job worker of its own
-on the ``transcodes`` queue.
+Every process that starts playback sessions (a gateway) gets the codec sessions are made in
+(H.264; the gateway probes no hardware), the way to defer transcode jobs, and an HTTP client to
+proxy segments from other workers. A process that runs transcode jobs (``revenge serve``'s
+in-process worker, ``revenge worker``) also gets its scratch folder, cleaned of dead workers'
+leftovers, and the ``Transcoder`` that runs the encoders, with a job worker of its own on the
+``transcodes`` queue; the Transcoder finds its own encoder (``transcode.hardware``) at start.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from infra.bus import EventBus
 from infra.jobs import JobQueue, stop_worker
 from infra.keyvalue import KeyValue, open_keyvalue
 from infra.settings import Settings
-from media.hls.encoders import choose_encoder
+from media.hls.encoders import software_encoder
 from media.hls.scratch import Scratch
 from resolvers.playback.hls_sessions import Transcoding
 from resolvers.playback.transcode_jobs import TRANSCODE_QUEUE, defer_transcode
@@ -88,10 +88,8 @@ async def open_transcoding(
     runs_jobs: bool,
 ) -> TranscodingServices:
     """``address``: where other processes reach this one's ``/internal/hls`` route."""
-    encoder = await asyncio.to_thread(choose_encoder, "h264", settings.transcode_hardware)
-    if encoder.reason:
-        log.warning("encoder fallback", encoder=encoder.name, reason=encoder.reason)
-    log.info("video encoder", encoder=encoder.name, kind=encoder.kind)
+    # Sessions record the codec (its software encoder); each worker encodes it with its own.
+    encoder = software_encoder("h264")
 
     async def defer(session_id: uuid.UUID, variant: str, run_id: uuid.UUID) -> None:
         await defer_transcode(jobs, session_id, variant, run_id)
@@ -115,6 +113,7 @@ async def open_transcoding(
             max_concurrent=settings.transcode_max_per_worker,
             lease_seconds=lease_seconds,
             addresses=opened.addresses,
+            encoder_preference=settings.transcode_hardware,
         )
         opened.transcoder.warm()
     return opened

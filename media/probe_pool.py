@@ -5,17 +5,27 @@ run on the event loop, and a crash in FFmpeg must not take the server down, so
 ``ProbePool`` runs a module-level probe function (``media.probe.probe_file`` by default,
 ``media.analyze.analyze_file`` for scans) in worker processes it kills and replaces when
 one hangs or dies.
+
+Workers are started in safe-path mode (``media.child_python``): they import this package,
+never a ``media.py`` from the server's working folder. Starting one talks to multiprocessing's
+fork server and waits for it, so submitting runs in a thread, bounded by the probe's timeout: a
+fork server that died or hangs fails the probe with ``ProbeError``, it never stalls the server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import multiprocessing.forkserver
+import os
+import signal
 from collections.abc import Callable
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from types import TracebackType
 from typing import Any, Generic, TypeVar, overload
 
+from media.child_python import safe_path_environment
 from media.probe import ProbeError, ProbeResult, probe_file
 
 __all__ = ["ProbePool"]
@@ -24,6 +34,8 @@ T = TypeVar("T")
 
 # Imported once by the forkserver: the probe targets' modules, and PyAV through them.
 PRELOAD_MODULES = ["media.probe", "media.analyze"]
+# How long closing waits for idle workers to exit before killing them.
+CLOSE_GRACE_SECONDS = 2.0
 
 
 class _Executor:
@@ -32,6 +44,17 @@ class _Executor:
     def __init__(self, workers: int, context: multiprocessing.context.BaseContext) -> None:
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
         self.killed_for_timeout = False
+        self.starting = 0  # submits in progress: each may be starting a worker
+
+    def submit(self, target: Callable[[str], Any], path: str) -> Future[Any]:
+        """Blocking (it may start a worker, and the fork server): call it in a thread."""
+        with safe_path_environment():
+            return self.pool.submit(target, path)
+
+    def started(self, submitting: asyncio.Future[Future[Any]]) -> None:
+        self.starting -= 1
+        if not submitting.cancelled():
+            submitting.exception()  # retrieved here when the probe gave up waiting for it
 
     def kill(self) -> None:
         """Stop every worker now; their calls fail with BrokenProcessPool.
@@ -61,6 +84,16 @@ def _multiprocessing_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD_MODULES)
     return context
+
+
+def _kill_forkserver() -> None:
+    """A fork server that does not answer is killed, so the next start begins a fresh one
+    (and a thread waiting on it sees end-of-file). multiprocessing keeps its pid privately."""
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    if isinstance(pid, int):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 class ProbePool(Generic[T]):
@@ -101,6 +134,7 @@ class ProbePool(Generic[T]):
         self._quarantine_lock = asyncio.Lock()
         self._in_flight = 0
         self._closed = False
+        self._killing: set[asyncio.Future[None]] = set()
 
     async def __aenter__(self) -> ProbePool[T]:
         return self
@@ -152,13 +186,24 @@ class ProbePool(Generic[T]):
                 raise ProbeError("probe worker crashed") from None
 
     async def _run(self, executor: _Executor, path: str) -> T:
-        loop = asyncio.get_running_loop()
+        executor.starting += 1  # until the thread returns, even when this probe is cancelled
+        submitting = asyncio.ensure_future(asyncio.to_thread(executor.submit, self._target, path))
+        submitting.add_done_callback(executor.started)
         try:
-            future = loop.run_in_executor(executor.pool, self._target, path)
-        except RuntimeError as error:  # the pool was shut down under us
-            raise BrokenExecutor(str(error)) from None
+            submitted = await asyncio.wait_for(asyncio.shield(submitting), self._timeout_s)
+        except TimeoutError:
+            # The fork server did not hand out a worker: kill it (the blocked thread then
+            # returns), drop this generation of workers, and fail only this probe.
+            _kill_forkserver()
+            executor.killed_for_timeout = True
+            self._discard(executor)
+            raise ProbeError(f"no probe worker started within {self._timeout_s:g} s") from None
+        except BrokenExecutor:
+            raise
+        except Exception as error:  # the worker or the fork server died while starting
+            raise BrokenExecutor(f"{type(error).__name__}: {error}") from None
         try:
-            return await asyncio.wait_for(future, self._timeout_s)
+            return await asyncio.wait_for(asyncio.wrap_future(submitted), self._timeout_s)
         except TimeoutError:
             executor.killed_for_timeout = True
             self._discard(executor)
@@ -173,14 +218,29 @@ class ProbePool(Generic[T]):
             self._main = None
         if self._quarantine is executor:
             self._quarantine = None
-        executor.kill()
+        if executor.starting:
+            # A thread still submitting holds the executor's lock: killing it here would
+            # block the event loop on that lock, so it is done in a thread.
+            self._killing.add(asyncio.ensure_future(asyncio.to_thread(executor.kill)))
+            self._killing = {task for task in self._killing if not task.done()}
+        else:
+            executor.kill()
 
     async def close(self) -> None:
-        """Stop the workers: gracefully when idle, killing them when probes still run."""
+        """Stop the workers: gracefully when idle, killing them when probes still run or
+        when they do not exit within ``CLOSE_GRACE_SECONDS`` (a stuck or stopped worker)."""
         self._closed = True
         executors = [e for e in (self._main, self._quarantine) if e is not None]
         self._main = self._quarantine = None
         for executor in executors:
             if self._in_flight:
                 executor.kill()
-            await asyncio.to_thread(executor.pool.shutdown, wait=True)
+            stopping = asyncio.ensure_future(asyncio.to_thread(executor.pool.shutdown, wait=True))
+            try:
+                await asyncio.wait_for(asyncio.shield(stopping), CLOSE_GRACE_SECONDS)
+            except TimeoutError:
+                if executor.starting:  # a start stuck on the fork server holds the pool's lock
+                    _kill_forkserver()
+                await asyncio.to_thread(executor.kill)
+                await stopping
+        await asyncio.gather(*self._killing, return_exceptions=True)

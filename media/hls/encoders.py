@@ -5,7 +5,12 @@ NVENC needs an NVIDIA driver (libcuda), QSV an Intel media session, VAAPI a rend
 hardware frames. So each candidate is opened and fed a few frames once per process; the
 result, with FFmpeg's own error line as the reason, is what ``choose_encoder`` picks from.
 Detection is synchronous and can take a second on a machine with drivers: call it off the
-event loop (a worker thread at startup is the natural place).
+event loop (a worker thread at startup is the natural place), in the process that encodes: a
+gateway's GPU says nothing about the worker that runs the transcode.
+
+Each encoder is fed frames in a format it reports accepting (``input_format``: QSV takes nv12,
+not yuv420p). VAAPI encoders accept only hardware surfaces; PyAV's filter graphs cannot attach a
+VAAPI device for ``hwupload``, so they count as unavailable and the transcode uses software.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ __all__ = [
     "EncoderChoice",
     "EncoderProbe",
     "choose_encoder",
+    "codec_of",
     "detect_encoders",
+    "input_format",
+    "software_encoder",
 ]
 
 # Hardware candidates per output codec, in the order "auto" prefers them: NVENC is the fastest
@@ -53,8 +61,8 @@ _OPTIONS: Mapping[str, Mapping[str, str]] = {
     # VAAPI has no presets; the driver's default rate control and quality level are sane.
     "vaapi": {},
 }
-# The frame formats each family accepts from system memory (VAAPI needs its own surfaces).
-_PROBE_PIX_FMT = {"nvenc": "yuv420p", "qsv": "nv12", "vaapi": "nv12", "software": "yuv420p"}
+# Frame formats the transcoder's scaler makes in system memory, in the order it prefers them.
+_SYSTEM_FORMATS = ("yuv420p", "nv12")
 _PROBE_SIZE = (256, 144)  # 16-aligned and above every hardware encoder's minimum
 
 
@@ -114,7 +122,6 @@ def choose_encoder(
         known = ", ".join(sorted(PREFERENCES))
         raise ValueError(f"unknown encoder preference {preference!r}; known: {known}")
     found = {probe.name: probe for probe in (detect_encoders() if probes is None else probes)}
-    software = SOFTWARE[codec]
     reason: str | None = None
     if preference != "software":
         for name, kind in CANDIDATES[codec]:
@@ -126,14 +133,47 @@ def choose_encoder(
             if preference == kind:
                 why = probe.reason if probe is not None else "not probed"
                 reason = f"{name} unavailable: {why}"
-    return EncoderChoice(software, "software", dict(_OPTIONS[software]), reason)
+    return software_encoder(codec, reason)
+
+
+def input_format(name: str, accepted: Sequence[str] | None = None) -> str | None:
+    """The frame format to feed encoder ``name``: the first of yuv420p, nv12 among the formats
+    it reports (``accepted`` replaces the report); yuv420p when it reports none; None when it
+    takes only hardware frames (VAAPI's surfaces) or is not built in."""
+    if accepted is None:
+        if name not in av.codecs_available:
+            return None
+        formats = av.Codec(name, "w").video_formats or []
+        accepted = [video_format.name for video_format in formats]
+    if not accepted:
+        return "yuv420p"
+    return next((candidate for candidate in _SYSTEM_FORMATS if candidate in accepted), None)
+
+
+def codec_of(name: str) -> str:
+    """The output codec of an encoder name ("h264_qsv" -> "h264"); "h264" when unknown."""
+    for codec, candidates in CANDIDATES.items():
+        if name == SOFTWARE[codec] or any(name == candidate for candidate, _ in candidates):
+            return codec
+    return "h264"
+
+
+def software_encoder(codec: str = "h264", reason: str | None = None) -> EncoderChoice:
+    """The software encoder for ``codec`` with its options: what a failed hardware encode
+    falls back to."""
+    name = SOFTWARE[codec]
+    return EncoderChoice(name, "software", dict(_OPTIONS[name]), reason)
 
 
 def _probe(codec: str, name: str, kind: str) -> EncoderProbe:
     if name not in av.codecs_available:
         return EncoderProbe(codec, name, kind, False, "not built into this FFmpeg")
+    pix_fmt = input_format(name)
+    if pix_fmt is None:
+        reason = "takes only hardware frames, which PyAV cannot upload"
+        return EncoderProbe(codec, name, kind, False, reason)
     try:
-        _encode_test_frames(name, _PROBE_PIX_FMT[kind], _OPTIONS.get(kind) or _OPTIONS[name])
+        _encode_test_frames(name, pix_fmt, _OPTIONS.get(kind) or _OPTIONS[name])
     except Exception as error:  # any failure means "not usable here"; the reason says which
         return EncoderProbe(codec, name, kind, False, _describe(error))
     return EncoderProbe(codec, name, kind, True)

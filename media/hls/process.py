@@ -1,7 +1,8 @@
 """Run ``transcode_segments`` in a child process, driven from the gateway's event loop.
 
 Encoding is CPU-bound and holds the GIL for long stretches, so the event loop only starts a
-child (``python -m media.hls.process``), reads its JSON-line reports from a pipe, and signals it.
+child (``python -P -m media.hls.process``: safe-path mode, see ``media.child_python``), reads its
+JSON-line reports from a pipe, and signals it.
 asyncio's subprocess transport reaps the child, so no zombie is left; ``stop()`` sends SIGTERM
 (the child finishes the packet in hand, removes its temporary file and exits), then SIGKILL
 after a grace period, then removes whatever temporary file a killed child left.
@@ -26,15 +27,15 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
+from media.child_python import child_environment, python_module_command
+from media.hls.encoders import codec_of, software_encoder
 from media.hls.transcode import TranscodeError, TranscodeProgress, transcode_segments
 from media.hls.variants import SegmentPlan, Variant
 
 __all__ = ["SpareProcess", "TranscodeJob", "TranscodeProcess", "TranscodeResult"]
 
-_ROOT = str(Path(__file__).resolve().parents[2])
 _PR_SET_PDEATHSIG = 1
 _WATCHDOG_SECONDS = 0.5
 _NICENESS = 5
@@ -59,29 +60,26 @@ class TranscodeJob:
 @dataclass(frozen=True, slots=True)
 class TranscodeResult:
     """How a child ended: ``status`` is "done", "stopped" or "failed"; ``error_code`` is a
-    ``TranscodeError`` code, or "CHILD_DIED" when it exited without a report (killed)."""
+    ``TranscodeError`` code, or "CHILD_DIED" when it exited without a report (killed).
+    ``encoder`` is the one that made the segments: software when the job's hardware one failed
+    (``encoder_fallback`` says why)."""
 
     status: str
     returncode: int
     segments_ready: int = 0
     error_code: str | None = None
     error_message: str | None = None
+    encoder: str | None = None
+    encoder_fallback: str | None = None
 
 
 async def _spawn_child() -> asyncio.subprocess.Process:
     """A child that has imported the encoder and waits for its job on stdin."""
-    environment = dict(os.environ)
-    environment["PYTHONPATH"] = os.pathsep.join(
-        p for p in (_ROOT, environment.get("PYTHONPATH")) if p
-    )
     return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "media.hls.process",
-        str(os.getpid()),
+        *python_module_command("media.hls.process", str(os.getpid())),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        env=environment,
+        env=child_environment(),  # safe-path mode: never a media.py from the working folder
     )
 
 
@@ -139,6 +137,8 @@ class TranscodeProcess:
         self._queue: asyncio.Queue[TranscodeProgress | None] = asyncio.Queue()
         self._report: dict[str, Any] | None = None
         self._segments_ready = 0
+        self.encoder = job.encoder_name  # the encoder at work: software after a fallback
+        self.encoder_fallback: str | None = None
 
     @property
     def pid(self) -> int | None:
@@ -163,7 +163,10 @@ class TranscodeProcess:
         try:
             async for line in self._process.stdout:
                 message = json.loads(line)
-                if message.pop("type") == "progress":
+                kind = message.pop("type")
+                if kind == "encoder":
+                    self.encoder, self.encoder_fallback = message["name"], message["reason"]
+                elif kind == "progress":
                     progress = TranscodeProgress(**message)
                     self._segments_ready = progress.segments_ready
                     self._queue.put_nowait(progress)
@@ -193,6 +196,8 @@ class TranscodeProcess:
             segments_ready=report.get("segments_ready", self._segments_ready),
             error_code=report.get("code", None if report else "CHILD_DIED"),
             error_message=report.get("message"),
+            encoder=self.encoder,
+            encoder_fallback=self.encoder_fallback,
         )
 
     async def stop(self, grace: float = 2.0) -> TranscodeResult:
@@ -255,7 +260,7 @@ def main(argv: list[str]) -> int:
         ready = progress.segments_ready
         _send(channel, {"type": "progress", **asdict(progress)})
 
-    try:
+    def run(encoder_name: str, encoder_options: dict[str, str]) -> None:
         transcode_segments(
             job.source,
             job.out_dir,
@@ -264,12 +269,25 @@ def main(argv: list[str]) -> int:
             start_segment=job.start_segment,
             end_segment=job.end_segment,
             audio_stream_index=job.audio_stream_index,
-            encoder_name=job.encoder_name,
-            encoder_options=job.encoder_options,
+            encoder_name=encoder_name,
+            encoder_options=encoder_options,
             on_progress=report,
             should_stop=stop.is_set,
             burn_subtitle_index=job.burn_subtitle_index,
         )
+
+    try:
+        try:
+            run(job.encoder_name, job.encoder_options)
+        except TranscodeError as error:
+            # A hardware encoder that fails (to open, or while encoding) gives way to software:
+            # the run starts again at its first segment; any segment already written is
+            # written again (renamed into place whole, so a reader never sees half of one).
+            fallback = software_encoder(codec_of(job.encoder_name), error.message)
+            if error.code != "ENCODER_FAILED" or fallback.name == job.encoder_name:
+                raise
+            _send(channel, {"type": "encoder", "name": fallback.name, "reason": error.message})
+            run(fallback.name, dict(fallback.options))
     except TranscodeError as error:
         failure = {"code": error.code, "message": error.message}
         _send(channel, {"type": "result", "status": "failed", "segments_ready": ready, **failure})

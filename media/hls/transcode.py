@@ -28,6 +28,7 @@ from av.packet import Packet
 from av.stream import Disposition
 from av.video.frame import PictureType
 
+from media.hls.encoders import input_format
 from media.hls.variants import SegmentPlan, Variant
 
 if TYPE_CHECKING:
@@ -210,7 +211,11 @@ class _Run:
         for the TS muxer's ADTS wrapping) can be templates for each segment's streams."""
         variant, rate = self.variant, self.video_in.average_rate or Fraction(24)
         self.video_out = self.fast_out = self.audio_out = cast(Any, None)
+        self.pix_fmt = "yuv420p"
         if not variant.copy_video:
+            if (pix_fmt := input_format(name)) is None:
+                raise TranscodeError("ENCODER_FAILED", f"{name}: no frame format it accepts")
+            self.pix_fmt = pix_fmt
             bitrate = variant.video_bitrate
             settings = {"preset": "veryfast", "maxrate": str(bitrate * 3 // 2)}
             settings |= {"bufsize": str(bitrate * 2)} | options
@@ -225,7 +230,7 @@ class _Run:
             for chosen in choices:  # the run's encoder, then its fast-start twin
                 stream: Any = self.holder.add_stream(name, rate=rate, options=chosen)
                 stream.width, stream.height = variant.width, variant.height
-                stream.pix_fmt, stream.bit_rate = "yuv420p", bitrate
+                stream.pix_fmt, stream.bit_rate = self.pix_fmt, bitrate
                 stream.codec_context.time_base = Fraction(1, CLOCK)
                 self.video_out, self.fast_out = self.video_out or stream, self.video_out and stream
         if self.audio_in is not None and not variant.copy_audio:
@@ -299,7 +304,7 @@ class _Run:
             self.last_slot = slot
             if self.overlay is not None:  # on the source-size picture: caption positions fit
                 frame = self.overlay.apply(frame, float(frame.pts * packet.time_base))
-            picture = frame.reformat(self.variant.width, self.variant.height, "yuv420p")
+            picture = frame.reformat(self.variant.width, self.variant.height, self.pix_fmt)
             picture.pts, picture.time_base = ticks, Fraction(1, CLOCK)
             segment = self.segments.segment_of(ticks)
             if segment != self.segment or self.frames == 0:
@@ -312,7 +317,15 @@ class _Run:
             self._count(ticks)
 
     def _drain(self, encoder: Any, picture: Any = None) -> None:
-        for encoded in encoder.encode(picture) if encoder is not None else []:
+        if encoder is None:
+            return
+        try:
+            packets = encoder.encode(picture)
+        except av.FFmpegError as error:  # a hardware encoder can open and still fail here
+            raise TranscodeError(
+                "ENCODER_FAILED", f"{encoder.codec_context.name}: {error}"
+            ) from error
+        for encoded in packets:
             self.segments.add_video(encoded, encoded.pts, encoded.is_keyframe)
 
     def _audio(self, packet: Packet[Any]) -> None:

@@ -45,8 +45,8 @@ DeferTranscode = Callable[[uuid.UUID, str, uuid.UUID], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Transcoding:
-    """What a process that starts transcodes needs: the encoder it picked at start-up and the
-    job queue to hand runs to."""
+    """What a process that starts transcodes needs: the codec's encoder to record (the worker
+    that runs the transcode encodes that codec with its own choice) and the job queue."""
 
     encoder: EncoderChoice
     defer: DeferTranscode

@@ -31,6 +31,7 @@ import structlog
 from infra.bus import EventBus
 from infra.keyvalue import InProcessKeyValue, KeyValue
 from infra.server_events import publish_server_event
+from media.hls.encoders import codec_of
 from media.hls.process import SpareProcess, TranscodeJob, TranscodeProcess
 from media.hls.scratch import Scratch
 from media.hls.transcode import TranscodeProgress
@@ -45,6 +46,7 @@ from resolvers.playback.transcodes import (
     publish_address,
     transcode_session,
 )
+from resolvers.playback.worker_encoders import WorkerEncoders
 
 __all__ = ["AHEAD_SEGMENTS", "SegmentUnavailable", "Transcoder", "segment_name"]
 
@@ -84,6 +86,7 @@ class _Run:
     segment: int = 0
     frames: int = 0
     speed: float | None = None
+    encoder: str = ""  # the encoder at work on this worker (the session's names the codec)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # starts, stops and ends
 
@@ -102,6 +105,7 @@ class Transcoder:
         max_concurrent: int,
         lease_seconds: float,
         addresses: KeyValue | None = None,
+        encoder_preference: str = "auto",
     ) -> None:
         self.pool = pool
         self.addresses = addresses or InProcessKeyValue()
@@ -114,10 +118,13 @@ class Transcoder:
         self._stopping: set[asyncio.Task[Any]] = set()
         self._spare = SpareProcess()
         self._trimmed_at = 0.0
+        self.encoders = WorkerEncoders(encoder_preference)
 
     def warm(self) -> None:
-        """Start the spare encoder child now, so even the first transcode finds one."""
+        """Start the spare encoder child now, so even the first transcode finds one, and find
+        this worker's H.264 encoder (``WorkerEncoders``)."""
         self._spare.fill()
+        self.encoders.warm("h264")
 
     @property
     def worker_id(self) -> str:
@@ -217,6 +224,7 @@ class Transcoder:
         end = next((i for i in range(segment + 1, count) if run.made(i)), count)
         variant = run.session.variant(run.variant)
         assert variant is not None
+        encoder = await self.encoders.for_codec(codec_of(run.session.encoder))
         job = TranscodeJob(
             source=run.session.source_path,
             out_dir=str(run.directory),
@@ -225,17 +233,18 @@ class Transcoder:
             start_segment=segment,
             end_segment=end,
             audio_stream_index=run.session.audio_stream,
-            encoder_name=run.session.encoder,
-            encoder_options=run.session.encoder_options,
+            encoder_name=encoder.name,
+            encoder_options=dict(encoder.options),
             burn_subtitle_index=run.session.burn_subtitle_stream,
         )
         run.start_segment, run.end_segment, run.segment = segment, end, segment
-        run.finished = False
+        run.finished, run.encoder = False, encoder.name
 
         def on_progress(progress: TranscodeProgress) -> None:
             if run.process is not process:
                 return  # a replaced encoder finishing its last packets
             run.segment, run.frames, run.speed = progress.segment, progress.frames, progress.speed
+            self._note_fallback(run, process.encoder, process.encoder_fallback)
             run.changed.set()
 
         process = TranscodeProcess(job, on_progress, self._spare)
@@ -258,6 +267,7 @@ class Transcoder:
             return
         result = await process.wait()
         run.process = None
+        self._note_fallback(run, result.encoder, result.encoder_fallback)
         if result.status == "done":
             run.finished = True
             if run.end_segment == run.session.plan.count:
@@ -270,6 +280,12 @@ class Transcoder:
                 "TRANSCODE_FAILED", f"{code}: {result.error_message or 'the encoder failed'}"
             )
         run.changed.set()
+
+    def _note_fallback(self, run: _Run, encoder: str | None, fallback: str | None) -> None:
+        """The child gave up on the hardware encoder: so does this worker, from now on."""
+        if fallback is not None and encoder is not None and encoder != run.encoder:
+            self.encoders.failed(codec_of(run.session.encoder), run.encoder, fallback)
+            run.encoder = encoder
 
     async def _stop_process(self, run: _Run) -> None:
         process, run.process = run.process, None
@@ -301,7 +317,7 @@ class Transcoder:
             "segmentCount": run.session.plan.count,
             "frames": run.frames,
             "speed": run.speed,
-            "encoder": run.session.encoder,
+            "encoder": run.encoder or run.session.encoder,
         }
         if run.failure is not None:
             event["failureCode"] = run.failure.code
@@ -397,6 +413,7 @@ class Transcoder:
                 await finish_run(self.pool, run.run_id, "stopped")
         await asyncio.gather(*self._stopping, return_exceptions=True)
         await self._spare.close()
+        await self.encoders.close()
 
 
 def _summary(event: dict[str, Any]) -> dict[str, Any]:

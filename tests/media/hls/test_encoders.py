@@ -1,7 +1,15 @@
 import av
 import pytest
 
-from media.hls.encoders import EncoderChoice, EncoderProbe, choose_encoder, detect_encoders
+from media.hls.encoders import (
+    EncoderChoice,
+    EncoderProbe,
+    choose_encoder,
+    codec_of,
+    detect_encoders,
+    input_format,
+    software_encoder,
+)
 
 X264 = {"preset": "veryfast"}
 NVENC = {"preset": "p4", "tune": "hq", "forced-idr": "1"}
@@ -111,3 +119,50 @@ def test_each_choice_gets_its_own_options_dict():
     first.options["preset"] = "slow"  # type: ignore[index]
 
     assert choose_encoder("h264", "software", probes=[]).options == X264
+
+
+def _reported(name):
+    return [video_format.name for video_format in av.Codec(name, "w").video_formats]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("libx264", "yuv420p"),
+        ("libx265", "yuv420p"),
+        ("h264_qsv", "nv12"),
+        ("hevc_qsv", "nv12"),
+        ("h264_nvenc", "yuv420p"),
+        ("hevc_nvenc", "yuv420p"),
+    ],
+)
+def test_each_encoder_is_fed_a_frame_format_it_reports_accepting(name, expected):
+    if name not in av.codecs_available:
+        pytest.skip(f"{name} is not built into this FFmpeg")
+
+    assert expected in _reported(name)
+    assert input_format(name) == expected
+
+
+def test_qsv_reports_no_yuv420p_so_it_gets_nv12():
+    if "h264_qsv" not in av.codecs_available:
+        pytest.skip("h264_qsv is not built into this FFmpeg")
+
+    assert "yuv420p" not in _reported("h264_qsv")
+    assert input_format("h264_qsv") == "nv12"
+
+
+def test_an_encoder_taking_only_hardware_frames_has_no_input_format():
+    assert input_format("h264_vaapi", ["vaapi"]) is None
+    assert input_format("h264_vaapi", ["vaapi", "nv12"]) == "nv12"
+    assert input_format("some_encoder", []) == "yuv420p"
+    assert input_format("no_such_encoder") is None
+
+
+def test_the_software_fallback_of_each_hardware_encoder():
+    assert codec_of("h264_qsv") == "h264"
+    assert codec_of("hevc_nvenc") == "hevc"
+    assert codec_of("libx265") == "hevc"
+    assert software_encoder(codec_of("h264_vaapi"), "why") == EncoderChoice(
+        "libx264", "software", X264, "why"
+    )

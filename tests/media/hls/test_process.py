@@ -11,12 +11,15 @@ import textwrap
 import time
 from pathlib import Path
 
+import av
 import pytest
 
+from media.hls.encoders import EncoderProbe, choose_encoder, detect_encoders
 from media.hls.process import SpareProcess, TranscodeJob, TranscodeProcess
 from media.hls.transcode import TranscodeProgress
 from media.hls.variants import SegmentPlan, Variant
 from tests.support.media_files import make_video
+from tests.support.processes import has_exited as _gone
 
 ROOT = Path(__file__).resolve().parents[3]
 PLAN = SegmentPlan(starts=(0.0, 6.0, 12.0), durations=(6.0, 6.0, 2.0))
@@ -28,15 +31,6 @@ SLOW = {"preset": "veryslow"}  # keeps a child busy long enough to be stopped or
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("source")
     return make_video(folder / "movie.mp4", seconds=14.0, width=1280, height=720, fps=24)
-
-
-def _gone(pid: int) -> bool:
-    """Exited: no /proc entry, or a zombie some other process still has to reap."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state == "Z"
 
 
 def _names(folder: Path) -> list[str]:
@@ -192,3 +186,35 @@ async def test_a_spare_child_takes_the_job_and_the_next_spare_is_started(
     assert process.pid == waiting and result.status == "done"
     assert _names(tmp_path) == ["seg_00000.ts", "seg_00001.ts", "seg_00002.ts"]
     assert next_spare != waiting and _reaped(next_spare)
+
+
+@pytest.mark.parametrize("name", ["h264_qsv", "h264_nvenc"])
+async def test_a_hardware_encoder_that_fails_here_gives_way_to_libx264(
+    name: str, tmp_path: Path
+) -> None:
+    if next(probe for probe in detect_encoders() if probe.name == name).available:
+        pytest.skip(f"{name} works on this machine")
+    small = make_video(tmp_path / "small.mp4", seconds=2.0, width=320, height=240, fps=24)
+    variant = Variant("240p", 320, 240, 300_000, 96_000, "h264", "aac", False, False, "")
+    out = tmp_path / "out"
+    out.mkdir()
+    hardware = choose_encoder("h264", "auto", probes=[EncoderProbe("h264", name, "hw", True)])
+    job = TranscodeJob(
+        str(small),
+        str(out),
+        variant,
+        SegmentPlan(starts=(0.0,), durations=(2.0,)),
+        encoder_name=hardware.name,
+        encoder_options=dict(hardware.options),
+    )
+    process = TranscodeProcess(job)
+
+    await process.start()
+    result = await asyncio.wait_for(process.wait(), 60)
+
+    assert (result.status, result.encoder) == ("done", "libx264")
+    assert result.encoder_fallback is not None and result.encoder_fallback.startswith(name)
+    with av.open(str(out / "seg_00000.ts")) as segment:
+        assert segment.streams.video[0].codec_context.name == "h264"
+        frames = list(segment.decode(video=0))
+    assert [(frames[0].width, frames[0].height), len(frames)] == [(320, 240), 48]

@@ -55,10 +55,15 @@ async def source(tmp_path: Path) -> Path:
     )
 
 
-async def _session(pool: asyncpg.Pool, path: Path) -> uuid.UUID:
+async def _session(
+    pool: asyncpg.Pool,
+    path: Path,
+    encoder: tuple[str, str, dict[str, str]] = ("libx264", "software", {"preset": "veryfast"}),
+    seconds: float = SECONDS,
+) -> uuid.UUID:
     library = await insert_library(pool, name=f"Movies {uuid.uuid4().hex[:6]}")
     item = await insert_item(pool, library, "Long Film")
-    file_id = await insert_file(pool, item, library, str(path), duration_ms=int(SECONDS * 1000))
+    file_id = await insert_file(pool, item, library, str(path), duration_ms=int(seconds * 1000))
     async with pool.acquire() as conn:
         user = await create_user(conn, f"viewer-{uuid.uuid4().hex[:6]}", "a long enough password")
         profile = await conn.fetchval("SELECT id FROM profiles WHERE user_id = $1", user["id"])
@@ -75,9 +80,9 @@ async def _session(pool: asyncpg.Pool, path: Path) -> uuid.UUID:
             session_id,
             file_id,
             [VARIANT],
-            uniform_plan(SECONDS),
+            uniform_plan(seconds),
             None,
-            ("libx264", "software", {"preset": "veryfast"}),
+            encoder,
         )
     return session_id
 
