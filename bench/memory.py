@@ -15,7 +15,7 @@ requests used (arenas, fragmentation), which levels off; a leak grows in every h
 Target: growth over the second half <= 1 KB a request for every shape (the shared ``_GiveUp``
 leaked 300-500 KB a catalog page), i.e. RSS flat.
 
-    ./dev bench memory [--requests 10000] [--warmup 1000] [--concurrency 4]
+    ./dev bench memory [--requests 10000] [--warmup 1000] [--concurrency 4] [--shapes list ...]
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ async def run(args: argparse.Namespace) -> None:
                 await wait_ready(base, process)
                 start = await settled_rss(process.pid)
                 figure("memory.rss_start", start / 1024, "MiB")
-                for shape in SHAPES:
+                for shape in args.shapes:
                     await send(base, rows, shape, args.warmup, args.concurrency)
                     half = args.requests // 2
                     before = await settled_rss(process.pid)
@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=1_000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES))
     args = parser.parse_args()
     os.chdir(ROOT)
     asyncio.run(run(args))
