@@ -12,6 +12,10 @@ process of this script, stopped at the end.
 Figures:
 - single-stream throughput: the whole file downloaded N times per server with curl, servers
   alternated; medians in MB/s and the ratio of each Revenge server to nginx;
+- the shapes of an outside measurement (``bench/_stream_outside.py``): the same curl
+  downloads asked as ``Range: bytes=0-`` (a player's first request), alternated with the plain
+  GET, medians and ratios to nginx; and 50 httpx clients fetching random 1 MiB ranges at once,
+  one run per server per round, servers alternated: p50/p95 time to first body byte and errors;
 - 100 concurrent range readers seeking at random (a child process: this script with
   ``--readers``), each fetching random 256 KiB ranges on its own keep-alive connection and
   checking every byte against the file, one run per server per round, servers alternated:
@@ -31,6 +35,7 @@ on the first body byte for the readers), memory flat (RSS after the last round a
 above after the first; less is memory given back).
 
     ./dev bench stream [--size-mb 300] [--rounds 5] [--readers 100] [--ranges 20] [--wrk-seconds 8]
+        [--httpx-clients 50] [--httpx-ranges 10] [--skip-load (only curl and httpx)]
 
 The servers are named ``revenge`` (as deployed) and ``uvicorn`` (reference) in the figures.
 """
@@ -56,6 +61,7 @@ from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 import httpx
+from _stream_outside import curl_whole_range_speed, httpx_round
 from _support import ROOT, figure, median, percentile
 
 CACHE = Path(os.environ.get("REVENGE_BENCH_CACHE", "/tmp/revenge-bench-media"))
@@ -617,19 +623,51 @@ async def run(args: argparse.Namespace) -> None:
                 figure("stream.setup_seconds", time.perf_counter() - t, "s")
 
                 speeds: dict[str, list[float]] = {name: [] for name in urls}
+                from_zero: dict[str, list[float]] = {name: [] for name in urls}
                 for url in urls.values():  # warm-up: page cache, connections, imports
                     await asyncio.to_thread(curl_speed, url, size)
-                for _ in range(args.rounds):
+                for _ in range(args.rounds):  # a plain GET, then bytes=0- (a player's first)
                     for name, url in urls.items():
                         speeds[name].append(await asyncio.to_thread(curl_speed, url, size))
+                        from_zero[name].append(
+                            await asyncio.to_thread(curl_whole_range_speed, url, size)
+                        )
                 medians = {name: median(values) for name, values in speeds.items()}
+                zero = {name: median(values) for name, values in from_zero.items()}
                 for name in urls:
                     figure(f"stream.{name}.throughput_median", medians[name], "MB/s")
+                    figure(f"stream.{name}.throughput_bytes_0_median", zero[name], "MB/s")
                 ratios = {name: medians[name] / medians["nginx"] for name in servers}
+                zero_ratios = {name: zero[name] / zero["nginx"] for name in servers}
                 for name in servers:
                     figure(f"stream.{name}.ratio_to_nginx", ratios[name], "x")
+                    figure(f"stream.{name}.bytes_0_ratio_to_nginx", zero_ratios[name], "x")
+                print(f"# curl MB/s per round: {json.dumps(speeds)}", flush=True)
+                print(f"# curl bytes=0- MB/s per round: {json.dumps(from_zero)}", flush=True)
 
                 pids["nginx"] = started[0].pid
+                ttfbs: dict[str, list[float]] = {name: [] for name in urls}
+                outside_errors = dict.fromkeys(urls, 0)
+                for _ in range(args.rounds):  # 50 httpx clients, random 1 MiB ranges
+                    for name in urls:
+                        result = await asyncio.to_thread(
+                            httpx_round, urls[name], path, args.httpx_clients, args.httpx_ranges
+                        )
+                        ttfbs[name].extend(result["ttfb_ms"])
+                        outside_errors[name] += result["error_count"]
+                        if result["errors"]:
+                            print(f"# {name} httpx errors: {result['errors']}", flush=True)
+                outside = {
+                    name: (median(ttfbs[name]), percentile(ttfbs[name], 0.95)) for name in urls
+                }
+                for name in urls:
+                    figure(f"stream.{name}.httpx_1mib_ttfb_p50", outside[name][0], "ms")
+                    figure(f"stream.{name}.httpx_1mib_ttfb_p95", outside[name][1], "ms")
+                    print(f"stream.{name}.httpx_1mib_errors {outside_errors[name]} errors")
+                if args.skip_load:
+                    _outside_summary(args, size, medians, zero, outside, outside_errors)
+                    return
+
                 runs: dict[str, list[dict[str, Any]]] = {name: [] for name in urls}
                 for _ in range(args.rounds):  # nginx first: what this client and machine allow
                     for name in urls:
@@ -662,6 +700,7 @@ async def run(args: argparse.Namespace) -> None:
                 stop(deployed)  # `revenge serve` exits 0 on SIGTERM (uvicorn re-raises it)
                 if deployed.returncode != 0:
                     print(f"# revenge serve exited with {deployed.returncode}", flush=True)
+    _outside_summary(args, size, medians, zero, outside, outside_errors)
     parts = [f"summary stream file={size / 1e6:.0f}MB rounds={args.rounds}"]
     parts.append(f"nginx={medians['nginx']:.0f} MB/s")
     for name in servers:
@@ -694,6 +733,32 @@ async def run(args: argparse.Namespace) -> None:
     print("; ".join(parts), flush=True)
 
 
+def _outside_summary(
+    args: argparse.Namespace,
+    size: int,
+    plain: dict[str, float],
+    zero: dict[str, float],
+    outside: dict[str, tuple[float, float]],
+    errors: dict[str, int],
+) -> None:
+    """The shapes of the outside measurement: curl (plain GET and bytes=0-) and httpx ranges."""
+    parts = [
+        f"summary stream.outside file={size / 1e6:.0f}MB rounds={args.rounds}, curl whole file "
+        f"(plain GET / bytes=0-), {args.httpx_clients} httpx clients x {args.httpx_ranges} "
+        f"random 1 MiB ranges per round"
+    ]
+    for name in ["nginx", *SERVERS]:
+        ratio = min(plain[name] / plain["nginx"], zero[name] / zero["nginx"])
+        met = "" if name == "nginx" else f" (>= {TARGET_RATIO} x nginx: "
+        met += "" if name == "nginx" else ("met)" if ratio >= TARGET_RATIO else "MISSED)")
+        parts.append(
+            f"{name}: {plain[name]:.0f} / {zero[name]:.0f} MB/s ({plain[name] / plain['nginx']:.2f}"
+            f" / {zero[name] / zero['nginx']:.2f} x nginx){met} httpx ttfb p50="
+            f"{outside[name][0]:.1f} ms p95={outside[name][1]:.1f} ms errors={errors[name]}"
+        )
+    print("; ".join(parts), flush=True)
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--readers"]:
         url, path, readers, ranges = sys.argv[2:6]
@@ -707,6 +772,11 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=100)
     parser.add_argument("--ranges", type=int, default=20)
     parser.add_argument("--wrk-seconds", type=int, default=8)
+    parser.add_argument("--httpx-clients", type=int, default=50)
+    parser.add_argument("--httpx-ranges", type=int, default=10)
+    parser.add_argument(
+        "--skip-load", action="store_true", help="only curl and the httpx clients (no readers, wrk)"
+    )
     args = parser.parse_args()
     os.chdir(ROOT)
     asyncio.run(run(args))
