@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.answers import problems
@@ -24,6 +24,7 @@ from tests.fuzz.conftest import GRAPHQL_RESPONSE, Caller
 STATUSES = frozenset({200, 400})
 MAX_BODY_BYTES = 1_000_000
 MAX_EXAMPLES = 60
+PERSISTED_ZEROS = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
 
 # A failing example may hold a long string; its repr is long too, and that is no error.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
@@ -33,7 +34,7 @@ BODY_SETTINGS = settings(
     derandomize=True,
     database=None,
     deadline=None,
-    phases=[Phase.generate],
+    phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
     print_blob=False,
 )
@@ -69,6 +70,9 @@ def test_request_shaped_bodies_with_odd_values_get_a_json_answer(
 ) -> None:
     @settings(BODY_SETTINGS, max_examples=4 * MAX_EXAMPLES)
     @given(request=graphql_requests())
+    # Always sent: a persisted query whose text holds a lone surrogate (hashing it must not fail).
+    @example(request={"query": "{ me { id } }\ud800", "extensions": PERSISTED_ZEROS})
+    @example(request={"query": "{ me { id } }", "operationName": "\ud800", "variables": {"\0": 1}})
     def one_request(request: dict[str, Any]) -> None:
         body = as_json(request)
         assert post(http, callers[caller_name], body) == [], body[:500]
