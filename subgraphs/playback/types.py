@@ -103,7 +103,11 @@ class PlaybackDecision:
     method: PlaybackMethod
     reasons: list[str]
     encoder: str | None = strawberry.field(
-        description="The video encoder of a transcode (libx264, h264_nvenc, …); null otherwise."
+        description=(
+            "The software encoder of a transcode's video codec (libx264, libx265); the worker"
+            " that encodes may use a hardware encoder it found working, which TranscodeProgress"
+            " names. Null when nothing is transcoded."
+        )
     )
     target_container: str | None = strawberry.field(
         description="The container the client receives: the file's own for direct play, mp4 "
