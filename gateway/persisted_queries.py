@@ -225,7 +225,12 @@ class PersistedQueries:
                 raise PersistedQueryError("The query parameter is missing.", "BAD_REQUEST")
             return ResolvedDocument(query)
         if query is not None:
-            encoded = query.encode()
+            try:
+                encoded = query.encode()
+            except UnicodeEncodeError:  # a lone surrogate: the text has no UTF-8 form to hash
+                raise PersistedQueryError(
+                    "The query text holds a lone surrogate, which is not text.", "BAD_USER_INPUT"
+                ) from None
             if len(encoded) > self.max_document_bytes:
                 raise PersistedQueryError(
                     f"A persisted document is at most {self.max_document_bytes} bytes.",

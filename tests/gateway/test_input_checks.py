@@ -139,3 +139,42 @@ def test_deeply_nested_variables_are_walked_without_recursion() -> None:
         nested = [nested]
 
     assert len(unstorable_text(parse(SEARCH), {"q": nested})) == 1
+
+
+async def test_a_lone_surrogate_in_the_text_of_a_persisted_query_is_refused(
+    pool: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
+    # Given query text with a lone surrogate in a comment, sent with a persisted-query hash
+    # (the text has no UTF-8 form, so it cannot be hashed or stored)
+    query = "# \ud800\n{ serverTime }"
+    payload = {
+        "query": query,
+        "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "a" * 64}},
+    }
+    with running_app(database_url, tmp_path / "data") as app:
+        async with httpx.AsyncClient(base_url=app.url) as client:
+            response = await client.post(
+                "/graphql",
+                content=json.dumps(payload),
+                headers={"content-type": "application/json"},
+            )
+            plain = await client.post(
+                "/graphql",
+                content=json.dumps({"query": query}),
+                headers={"content-type": "application/json"},
+            )
+        url = app.url.replace("http://", "ws://") + "/graphql"
+        async with connect(url, subprotocols=["graphql-transport-ws"], open_timeout=5) as socket:
+            await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "connection_ack"
+            await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+
+    # Then HTTP answers 400 BAD_USER_INPUT and WebSocket an error, never a 500 or INTERNAL
+    assert (response.status_code, _codes(response.json())) == (400, ["BAD_USER_INPUT"])
+    assert plain.status_code == 200  # without a hash: graphql-core's syntax error
+    assert _codes(plain.json()) == ["GRAPHQL_PARSE_FAILED"]
+    assert (message["type"], _codes({"errors": message["payload"]})) == (
+        "error",
+        ["BAD_USER_INPUT"],
+    )
