@@ -38,7 +38,6 @@ from resolvers.user.principals import profile_principal, stream_principal
 __all__ = [
     "CONTENT_TYPES",
     "MAX_RANGES",
-    "PATHSEND",
     "SignedLookups",
     "lookup_signed",
     "media_routes",
@@ -50,9 +49,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger("revenge.media")
-
-# The ASGI extension by which the server sends a file's body itself (granian offers it).
-PATHSEND = "http.response.pathsend"
 
 # More ranges than any player sends; a header with hundreds is abuse (each costs a seek).
 MAX_RANGES = 100
@@ -355,21 +351,13 @@ async def _send(request: Request, found: StreamFile) -> Response:
 
 
 class _RangeFileResponse(FileResponse):
-    """``FileResponse`` with a cheaper single range. Starlette reads any range in Python (no
-    pathsend), with a thread hop each for open, seek, every 64 KiB read and close; with a
-    hundred players seeking on two cores those hops are most of the time to first byte. Here a
-    range that is the whole file (``bytes=0-``, a player's first request) is sent by the server
-    (``pathsend``) where it offers that, as a GET without a range is; another range opens and
-    reads its first chunk in one hop, each further 256 KiB in one ``pread`` hop, and closes
-    at once. Headers and range parsing stay Starlette's."""
+    """``FileResponse`` with a cheaper single range. A range is read in Python (no pathsend),
+    and Starlette's reader makes a thread hop each for open, seek, every 64 KiB read and close;
+    with a hundred players seeking on two cores those hops are most of the time to first byte.
+    Here the open and the first read are one hop, each further 256 KiB one ``pread`` hop, and the
+    close is immediate. Headers and range parsing stay Starlette's."""
 
     chunk_size = 256 * 1024
-    offers_pathsend = False
-    whole_by_pathsend = False  # this answer's body is a pathsend (no empty first chunk)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.offers_pathsend = scope["type"] == "http" and PATHSEND in scope.get("extensions", {})
-        await super().__call__(scope, receive, send)
 
     async def _handle_single_range(
         self, send: Send, start: int, end: int, file_size: int, send_header_only: bool
@@ -380,11 +368,6 @@ class _RangeFileResponse(FileResponse):
         headers = MutableHeaders(raw=list(self.raw_headers))
         headers["content-range"] = f"bytes {start}-{end - 1}/{file_size}"
         headers["content-length"] = str(end - start)
-        if start == 0 and end == file_size and self.offers_pathsend:
-            self.whole_by_pathsend = True
-            await send({"type": "http.response.start", "status": 206, "headers": headers.raw})
-            await send({"type": PATHSEND, "path": str(self.path)})
-            return
         await send({"type": "http.response.start", "status": 206, "headers": headers.raw})
         path, size = str(self.path), min(self.chunk_size, end - start)
 
@@ -433,7 +416,7 @@ class _StreamResponse(Response):
             if message["type"] == "http.response.start":
                 started = True
                 await send(message)
-                if message["status"] == 206 and not getattr(self.inner, "whole_by_pathsend", False):
+                if message["status"] == 206:
                     # A range answer is read in Python (no pathsend): an empty first chunk makes
                     # servers that hold the head until the body (granian) send it now, so the
                     # player's time to first byte is not the time of the first read.

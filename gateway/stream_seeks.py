@@ -5,9 +5,7 @@ A player seeking sends range after range for one signed URL. The first request g
 way (``gateway.media_routes.stream``: signature, user, visibility, catalog), which leaves the
 answer in ``SignedLookups``. Every later single-range ``GET`` of that URL is answered here, before
 the middleware and the router: the open file comes from ``OpenFiles``, and the bytes are copied
-on the event loop when the page cache holds them (``PageCache``), else read in a worker thread;
-a range that is the whole file (``bytes=0-``, a player's first request) is left to the server
-(``pathsend``) where it offers that, as a GET without a range is.
+on the event loop when the page cache holds them (``PageCache``), else read in a worker thread.
 What this path does not answer (no or several ranges, ``If-Range``, a range past the end or
 reversed, ``HEAD``, an unknown or expired URL, a file gone) goes on to the route, which answers
 exactly as before.
@@ -32,7 +30,7 @@ from hashlib import md5
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.media_routes import CONTENT_TYPES, PATHSEND, SignedLookups
+from gateway.media_routes import CONTENT_TYPES, SignedLookups
 from infra.metrics import Metrics
 from resolvers.catalog.stream_files import StreamFile
 
@@ -345,10 +343,7 @@ class StreamSeeks:
                         # Else the route answers: 416 past the end, 400 reversed.
                         if start < opened.size and (last is None or start <= last):
                             try:
-                                if _whole(start, last, opened.size) and _offers_pathsend(scope):
-                                    await _send_whole(send, opened, found)
-                                else:
-                                    await _send_range(send, opened, found.container, start, last)
+                                await _send_range(send, opened, found.container, start, last)
                             finally:
                                 self._served.inc()
                                 self._duration.observe(time.perf_counter() - started)
@@ -391,28 +386,6 @@ def _single_range(headers: list[tuple[bytes, bytes]]) -> tuple[int, int | None] 
         elif name == b"if-range":
             return None
     return wanted
-
-
-def _whole(start: int, last: int | None, size: int) -> bool:
-    """Whether a range is all of the file: ``bytes=0-``, as players ask first, or 0 to past it."""
-    return start == 0 and (last is None or last >= size - 1)
-
-
-def _offers_pathsend(scope: Scope) -> bool:
-    return PATHSEND in scope.get("extensions", {})
-
-
-async def _send_whole(send: Send, opened: _OpenFile, found: StreamFile) -> None:
-    """All of a file as a 206 whose body the server sends itself (``pathsend``: granian reads
-    it off the event loop; nothing is copied through Python), as the route does for a GET
-    without a range."""
-    headers = [
-        *opened.headers(found.container),
-        (b"content-range", f"bytes 0-{opened.size - 1}/{opened.size}".encode()),
-        (b"content-length", str(opened.size).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 206, "headers": headers})
-    await send({"type": "http.response.pathsend", "path": found.path})
 
 
 async def _send_range(
