@@ -4,7 +4,24 @@ from __future__ import annotations
 
 import httpx
 
-__all__ = ["problems"]
+__all__ = ["exchange", "problems"]
+
+
+def exchange(
+    client: httpx.Client,
+    body: bytes,
+    headers: dict[str, str],
+    statuses: frozenset[int] | None = None,
+) -> list[str]:
+    """POST ``body`` to /graphql; what is wrong with the answer, or that none came (the
+    client's timeout passed: a hang) or the connection was dropped."""
+    try:
+        response = client.post("/graphql", content=body, headers=headers)
+    except httpx.TimeoutException:
+        return [f"no answer within the client's timeout ({client.timeout.read} s): a hang"]
+    except httpx.TransportError as error:
+        return [f"no answer: {type(error).__name__} {error}"]
+    return problems(response, statuses)
 
 
 def problems(response: httpx.Response, statuses: frozenset[int] | None = None) -> list[str]:

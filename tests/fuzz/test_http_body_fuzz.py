@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.answers import problems
+from tests.fuzz.answers import exchange
 from tests.fuzz.bodies import JSON_VALUES, RAW_BYTES, graphql_requests, nested
 from tests.fuzz.conftest import GRAPHQL_RESPONSE, Caller
 
@@ -43,7 +43,7 @@ BODY_SETTINGS = settings(
 def post(http: httpx.Client, caller: Caller, body: bytes) -> list[str]:
     headers = {"content-type": "application/json", "accept": GRAPHQL_RESPONSE, **caller.headers}
     statuses = STATUSES if len(body) <= MAX_BODY_BYTES else frozenset({413})
-    return problems(http.post("/graphql", content=body, headers=headers), statuses)
+    return exchange(http, body, headers, statuses)
 
 
 def as_json(value: Any) -> bytes:
