@@ -3,10 +3,11 @@ front of everything else.
 
 A player seeking sends range after range for one signed URL. The first request goes the whole
 way (``gateway.media_routes.stream``: signature, user, visibility, catalog), which leaves the
-answer in ``SignedLookups``. Every later single-range ``GET`` of that URL is answered here, before
+answer in ``SignedLookups``. Every later ``GET`` of that URL with one range or none (the whole
+file: copying it here is faster than granian's ``pathsend``, measured) is answered here, before
 the middleware and the router: the open file comes from ``OpenFiles``, and the bytes are copied
 on the event loop when the page cache holds them (``PageCache``), else read in a worker thread.
-What this path does not answer (no or several ranges, ``If-Range``, a range past the end or
+What this path does not answer (several ranges, ``If-Range``, a range past the end or
 reversed, ``HEAD``, an unknown or expired URL, a file gone) goes on to the route, which answers
 exactly as before.
 
@@ -321,6 +322,7 @@ class StreamSeeks:
         # Counted as the request-id middleware counts the requests it sees (bound once: a
         # label lookup per seek would cost more than the count).
         self._served = metrics.http_requests.labels("GET", "/stream/{file_id}", "206")
+        self._served_whole = metrics.http_requests.labels("GET", "/stream/{file_id}", "200")
         self._duration = metrics.http_duration.labels("GET", "/stream/{file_id}")
         # (path, query string) as sent -> the lookup key: a player repeats its URL.
         self._keys: dict[tuple[str, bytes], tuple[str, str, str, str] | None] = {}
@@ -328,13 +330,13 @@ class StreamSeeks:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"][:8] == "/stream/":
             started = time.perf_counter()
-            wanted = _single_range(scope["headers"])
+            wanted = _wanted(scope["headers"])
             key = None if wanted is None else self._key(scope)
             found = None if key is None else self.lookups.get(key)
             if found is None and key is not None:  # not seen lately: one lookup for all asking
                 found = await self._load(key)
             if found is not None and wanted is not None:
-                start, last = wanted
+                start, last, ranged = wanted
                 opened = self.open_files.fresh(found.path)
                 if opened is None:  # first use, or due for its check
                     opened = await self.open_files.acquire(found.path)
@@ -343,9 +345,11 @@ class StreamSeeks:
                         # Else the route answers: 416 past the end, 400 reversed.
                         if start < opened.size and (last is None or start <= last):
                             try:
-                                await _send_range(send, opened, found.container, start, last)
+                                await _send_range(
+                                    send, opened, found.container, start, last, ranged=ranged
+                                )
                             finally:
-                                self._served.inc()
+                                (self._served if ranged else self._served_whole).inc()
                                 self._duration.observe(time.perf_counter() - started)
                             return
                     finally:
@@ -374,34 +378,41 @@ class StreamSeeks:
             return None
 
 
-def _single_range(headers: list[tuple[bytes, bytes]]) -> tuple[int, int | None] | None:
-    """The one range of a ``Range: bytes=start-[last]`` request without ``If-Range``, or None."""
-    wanted: tuple[int, int | None] | None = None
+def _wanted(headers: list[tuple[bytes, bytes]]) -> tuple[int, int | None, bool] | None:
+    """(start, last, ranged) of a request without ``If-Range``: its one ``Range:
+    bytes=start-[last]``, or the whole file, ``(0, None, False)``, when it has no ``Range``;
+    None for anything else."""
+    wanted: tuple[int, int | None, bool] | None = None
     for name, value in headers:
         if name == b"range":
             match = _SINGLE_RANGE.fullmatch(value)
             if match is None or wanted is not None:
                 return None
-            wanted = int(match[1]), int(match[2]) if match[2] else None
+            wanted = int(match[1]), int(match[2]) if match[2] else None, True
         elif name == b"if-range":
             return None
-    return wanted
+    return wanted or (0, None, False)
 
 
 async def _send_range(
-    send: Send, opened: _OpenFile, container: str | None, start: int, last: int | None
+    send: Send,
+    opened: _OpenFile,
+    container: str | None,
+    start: int,
+    last: int | None,
+    *,
+    ranged: bool = True,
 ) -> None:
     """Bytes ``start``..``last`` (inclusive; None: to the end, clamped to it) of an open file,
     a chunk at a time: copied on the loop when the page cache holds them, else read in a worker
-    thread. A file that shrank meanwhile ends the body early, a client that left ends it
-    quietly."""
+    thread; not ``ranged``: the whole file as a 200. A file that shrank meanwhile ends the body
+    early, a client that left ends it quietly."""
     end = opened.size if last is None else min(last + 1, opened.size)
-    headers = [
-        *opened.headers(container),
-        (b"content-range", f"bytes {start}-{end - 1}/{opened.size}".encode()),
-        (b"content-length", str(end - start).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 206, "headers": headers})
+    headers = [*opened.headers(container), (b"content-length", str(end - start).encode())]
+    if ranged:
+        headers.append((b"content-range", f"bytes {start}-{end - 1}/{opened.size}".encode()))
+    status = 206 if ranged else 200
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     loop = None
     try:
         while True:

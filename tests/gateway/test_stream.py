@@ -287,10 +287,10 @@ async def test_a_client_leaving_mid_body_leaves_no_open_files(
     big.write_bytes(os.urandom(48 * 1024 * 1024))  # far more than the socket buffers hold
     item = await insert_item(pool, film.library_id, "Big")
     file_id = await insert_file(pool, item, film.library_id, str(big), container="mkv")
-    url = stream_url(file_id, film.user_id, stream_signer(app.app))
-    # Warm the app's pool and caches. (A HEAD: a range GET would be a seek, whose open-file
-    # cache keeps the file open on purpose.)
-    async with client(app) as http:
+    # By key: the route (a signed URL's GET is the seek path's, whose open-file cache keeps
+    # the file open on purpose). Warm the app's pool and caches first.
+    url = f"/stream/{file_id}"
+    async with client(app, film) as http:
         assert (await http.head(url)).status_code == 200
     before = open_descriptors()
 
@@ -306,7 +306,14 @@ async def test_a_client_leaving_mid_body_leaves_no_open_files(
             time.sleep(0.02)
         return open_descriptors(big) == 0
 
-    await asyncio.to_thread(leave_mid_body, app.url, url, 256 * 1024, meanwhile=file_open_mid_body)
+    await asyncio.to_thread(
+        leave_mid_body,
+        app.url,
+        url,
+        256 * 1024,
+        meanwhile=file_open_mid_body,
+        headers={"x-api-key": film.key},
+    )
     assert await asyncio.to_thread(closed_within, 10)
     assert open_descriptors() <= before
 

@@ -14,6 +14,7 @@ def leave_mid_body(
     *,
     range_header: str | None = None,
     meanwhile: Callable[[], None] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
     """``GET target`` from the server at ``base_url``, read at least ``received_bytes`` of the
     answer, run ``meanwhile`` (the server is mid-body then), and close the connection without
@@ -22,6 +23,8 @@ def leave_mid_body(
     request = f"GET {target} HTTP/1.1\r\nHost: x\r\n"
     if range_header is not None:
         request += f"Range: {range_header}\r\n"
+    for name, value in (headers or {}).items():
+        request += f"{name}: {value}\r\n"
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(f"{request}\r\n".encode())
         received = 0
