@@ -32,7 +32,9 @@ async def test_every_name_refuses_the_character(
     refusals = {"library": library.value.field}
     attempts = {
         "user": lambda: _user(pool, bad),
-        "profile": lambda: create_profile(pool, principal_of(owner), ProfileFields(name=bad)),
+        "profile": lambda: create_profile(
+            pool, principal_of(owner), ProfileFields(name=bad), ratings=("G", "PG")
+        ),
         "webhook": lambda: create_webhook(
             pool, owner, EndpointFields(name=bad, url="https://example.com/hook")
         ),
