@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from pathlib import PurePath
 from typing import Any, NewType
 
 import strawberry
@@ -273,7 +274,9 @@ class MediaStream:
 @strawberry.type
 class MediaFile:
     id: strawberry.ID
-    path: str
+    file_name: str = strawberry.field(
+        description="The file's name, without the server folders it sits in."
+    )
     size: Long
     container: str | None
     duration_ms: int | None
@@ -283,12 +286,20 @@ class MediaFile:
     probe_error: str | None
     is_missing: bool
     file_id: Private[uuid.UUID]
+    file_path: Private[str]
+
+    @strawberry.field
+    def path(self, info: Info) -> str | None:
+        """Where the file is on the server; null unless the caller administers libraries (a
+        path names the server's folders, and often its users)."""
+        return self.file_path if administers_libraries(info) else None
 
     @classmethod
     def from_row(cls, row: Any) -> MediaFile:
         return cls(
             id=strawberry.ID(str(row["id"])),
-            path=row["path"],
+            file_name=PurePath(row["path"]).name,
+            file_path=row["path"],
             size=row["size"],
             container=row["container"],
             duration_ms=row["duration_ms"],

@@ -1,5 +1,6 @@
 """A library's root folders and its scans describe the server, not the catalog: only those who
-administer libraries read them; other readers get null, and the scan subscription refuses them."""
+administer libraries read them, and a file's path on the server; other readers get null, and the
+scan subscription refuses them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from resolvers.catalog.scan_store import refresh_ratings
 from subgraphs.catalog.schema import schema
 from tests.subgraphs.catalog.conftest import ADMIN, make_context
 from tests.subgraphs.catalog.test_visibility import KID, UP_TO_PG
-from tests.support.catalog_rows import insert_item, insert_library, insert_scan
+from tests.support.catalog_rows import insert_file, insert_item, insert_library, insert_scan
 
 READER = Principal(
     user_id="00000000-0000-7000-8000-0000000000b1",
@@ -121,3 +122,53 @@ async def test_readers_cannot_follow_a_scan(
         "FORBIDDEN"
     ]
     assert bus.subscriber_count(f"library_scan:{library}") == 0
+
+
+FILES = "query($id: ID!) { item(id: $id) { title files { fileName path size } } }"
+
+
+async def _cartoon_with_a_file(pool: asyncpg.Pool) -> object:
+    library = await insert_library(pool, name="Family", root_paths=["/home/ann/films"])
+    item = await insert_item(pool, library, "Cartoon", rating_rank=0)
+    async with pool.acquire() as conn:
+        await refresh_ratings(conn, library)
+    await insert_file(pool, item, library, "/home/ann/films/Cartoon (1999).mkv")
+    return item
+
+
+@NOT_ADMINS
+async def test_readers_see_a_files_name_but_not_its_path(
+    pool: asyncpg.Pool, tmp_path: Path, principal: Principal, visibility: VisibilityFilter
+) -> None:
+    item = await _cartoon_with_a_file(pool)
+
+    result = await schema.execute(
+        FILES,
+        variable_values={"id": str(item)},
+        context_value=make_context(pool, tmp_path, principal=principal, visibility=visibility),
+    )
+
+    assert result.errors is None
+    assert result.data == {
+        "item": {
+            "title": "Cartoon",
+            "files": [{"fileName": "Cartoon (1999).mkv", "path": None, "size": 1_000_000}],
+        }
+    }
+
+
+async def test_an_administrator_reads_a_files_path(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    item = await _cartoon_with_a_file(pool)
+
+    result = await schema.execute(
+        FILES, variable_values={"id": str(item)}, context_value=make_context(pool, tmp_path)
+    )
+
+    assert result.errors is None
+    assert result.data["item"]["files"] == [
+        {
+            "fileName": "Cartoon (1999).mkv",
+            "path": "/home/ann/films/Cartoon (1999).mkv",
+            "size": 1_000_000,
+        }
+    ]

@@ -42,7 +42,7 @@ query Item($id: ID!) {
     people { role character order person { name } }
     images { type width height blurhash url }
     files {
-      path size container durationMs bitrate partNumber versionName probeError isMissing
+      fileName path size container durationMs bitrate partNumber versionName probeError isMissing
       streams {
         index type codec profile level bitDepth width height frameRate hdrType channels
         channelLayout language title isDefault isForced isHearingImpaired isExternal bitrate
@@ -192,6 +192,7 @@ async def test_item_with_everything(execute: Execute, pool: asyncpg.Pool) -> Non
             ],
             "files": [
                 {
+                    "fileName": "S01E01-E02.mkv",
                     "path": "/tv/Lost/S01E01-E02.mkv",
                     "size": 5_000_000_000,
                     "container": "matroska",
