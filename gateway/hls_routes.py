@@ -65,6 +65,8 @@ _SEGMENT = re.compile(r"seg_([0-9]{5})\.ts")
 CLAIM_SECONDS = 20.0
 SEGMENT_SECONDS = 30.0
 _SESSION_CACHE_SECONDS = 10.0
+# A proxied request's own signature: a claim and a segment's wait, with room to spare.
+WORKER_SIGNATURE_SECONDS = int(CLAIM_SECONDS + SEGMENT_SECONDS) + 30
 
 
 async def _session(
@@ -232,6 +234,8 @@ async def segment(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     session, query = found
+    if not query:  # credentials, checked above: the worker gets a signature of our own
+        query = _worker_signature(request, session)
     name = request.path_params["variant"]
     match = _SEGMENT.fullmatch(request.path_params["segment"])
     if session.variant(name) is None or match is None:
@@ -253,6 +257,15 @@ async def segment(request: Request) -> Response:
         if answer is not None:
             return answer
     return problem(503, "TRANSCODE_RESTARTED", "try again", **{"Retry-After": "1"})
+
+
+def _worker_signature(request: Request, session: TranscodeSession) -> str:
+    """A short-lived HLS signature for the session's user, for a caller that authenticated by
+    header: a worker's internal route checks signatures, never a user's credentials, so those
+    stay at the gateway. It lives long enough for one proxied request, and like the player's
+    own it goes into no log line (``_proxy``)."""
+    expires_at = int(time.time()) + WORKER_SIGNATURE_SECONDS
+    return stream_signer(request.app).sign_hls(session.session_id, str(session.user_id), expires_at)
 
 
 async def _from_address(

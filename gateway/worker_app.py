@@ -2,8 +2,10 @@
 
 A gateway that finds a variant's encoder run on another process proxies the segment request to
 that worker's ``/internal/hls/…`` (its address is in the run's row). The request carries the
-player's own HLS signature, which the worker checks with the same signing key, so the route needs
-no other trust between processes. Nothing else is served here.
+player's own HLS signature, or, for a player that authenticated by header, a short-lived one the
+gateway signs after checking those credentials (which never leave the gateway). The worker checks
+it with the same signing key, so the route needs no other trust between processes. Nothing else
+is served here.
 """
 
 from __future__ import annotations
