@@ -377,7 +377,10 @@ async def _proxy(request: Request, address: str, name: str, index: int, query: s
 
 
 async def internal_segment(request: Request) -> Response:
-    """A segment of a run this worker holds, for a gateway replica that proxies it."""
+    """A segment of a run this worker holds, for a gateway replica that proxies it. Only a
+    signature is accepted: a worker checks no user's credentials (the gateway signs for them)."""
+    if not all(name in request.query_params for name in ("exp", "uid", "sig")):
+        return problem(401, "UNAUTHENTICATED", "a worker serves signed segment requests only")
     found = await _session(request, recheck=False)
     if isinstance(found, Response):
         return found

@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from gateway.worker_app import worker_http_app
 from tests.gateway.test_app import Running
 from tests.gateway.test_playback import asker, scanned_viewer
 from tests.gateway.test_transcode_worker import START, Worker, _lines, app, decoded
@@ -55,3 +56,15 @@ async def test_a_header_authenticated_segment_from_a_worker(
             assert worker.running()
     finally:
         await worker.kill_group()
+
+
+async def test_a_worker_answers_an_unsigned_segment_request_401() -> None:
+    app = worker_http_app(None, {})  # type: ignore[arg-type]  # refused before any lookup
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
+        answer = await client.get(
+            f"/internal/hls/{uuid.uuid4()}/240p/seg_00000.ts",
+            headers={"Authorization": "Bearer not-for-workers"},
+        )
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "UNAUTHENTICATED"
