@@ -361,6 +361,11 @@ async def _proxy(request: Request, address: str, name: str, index: int, query: s
             "the worker making this segment is unreachable; try again",
             **{"Retry-After": "1"},
         )
+    if upstream.status_code >= 500:
+        # The worker failed: the player gets our own coded answer, never the worker's 5xx.
+        await upstream.aclose()
+        log.warning("segment proxy answered", url=url, status=upstream.status_code)
+        return problem(502, "WORKER_FAILED", "the worker making this segment failed; try again")
     if upstream.status_code != 200:
         body = await upstream.aread()
         await upstream.aclose()
