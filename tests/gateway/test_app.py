@@ -9,22 +9,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import uvicorn
-from starlette.applications import Starlette
 
 from gateway.app import create_app
 from infra.settings import load_settings
-from tests.gateway.conftest import JS_DIR, free_port
+from tests.gateway.conftest import JS_DIR
+from tests.support.asgi_server import Running, running
 from tests.support.auth import admin_api_key
 from tests.support.media_files import make_image, make_video, make_zero_byte
 
@@ -34,12 +30,6 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 def REVENGE_ENV_CLEAN() -> dict[str, str]:
     """This process's environment without REVENGE_* settings, for child processes."""
     return {k: v for k, v in os.environ.items() if not k.startswith("REVENGE_")}
-
-
-@dataclass
-class Running:
-    url: str
-    app: Starlette
 
 
 @contextmanager
@@ -55,29 +45,6 @@ def running_app(database_url: str, data_dir: Path, **environ: str) -> Iterator[R
     )
     with running(create_app(settings)) as served:
         yield served
-
-
-@contextmanager
-def running(app: Starlette) -> Iterator[Running]:
-    """``app`` with its lifespan under uvicorn on a free port, in a thread."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the app did not start")
-        time.sleep(0.02)
-    try:
-        yield Running(f"http://127.0.0.1:{port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(20)
 
 
 def library_tree(root: Path) -> None:

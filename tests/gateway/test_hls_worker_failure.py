@@ -10,7 +10,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from gateway.hls_routes import _proxy
-from tests.gateway.test_app import running
+from tests.support.asgi_server import running
 
 SESSION = "00000000-0000-7000-8000-000000000001"
 

@@ -3,20 +3,17 @@ evaluating a folder of policies with regopy: OPA's HTTP shape without an OPA bin
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from infra.authz.rego_engine import RegoEngine
+from tests.support.asgi_server import running
 
 __all__ = ["opa_shaped_app", "opa_shaped_server"]
 
@@ -38,22 +35,5 @@ def opa_shaped_app(policies: RegoEngine, seen: list[tuple[str, Any]]) -> Starlet
 def opa_shaped_server(policies: RegoEngine) -> Iterator[tuple[str, list[tuple[str, Any]]]]:
     """The server on a free loopback port: its URL and the (path, body) of every request."""
     seen: list[tuple[str, Any]] = []
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        opa_shaped_app(policies, seen), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the OPA-shaped server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", seen
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with running(opa_shaped_app(policies, seen)) as served:
+        yield served.url, seen
