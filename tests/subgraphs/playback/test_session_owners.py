@@ -21,10 +21,7 @@ from infra.authz.principal import Principal
 from infra.authz.service import VisibilityFilter
 from infra.bus import InProcessBus
 from loaders.context import Context
-from media.hls.plan import uniform_plan
-from media.hls.variants import Variant
 from resolvers.playback.heartbeats import HeartbeatCoalescer
-from resolvers.playback.transcodes import create_transcode
 from subgraphs.playback.schema import schema
 from tests.subgraphs.playback.conftest import (
     AUTHZ,
@@ -35,6 +32,7 @@ from tests.subgraphs.playback.conftest import (
     add_library,
     make_viewer,
 )
+from tests.subgraphs.playback.test_transcode_progress import transcode_session
 
 START = """
 mutation($item: ID!) {
@@ -318,26 +316,4 @@ async def _file_of(pool: asyncpg.Pool, item_id: uuid.UUID) -> str:
 
 
 async def _transcode_session(pool: asyncpg.Pool, owner: Viewer, item_id: uuid.UUID) -> uuid.UUID:
-    variant = Variant(
-        "360p", 640, 360, 800_000, 128_000, "h264", "aac", False, False, "avc1.64001e"
-    )
-    file_id = uuid.UUID(await _file_of(pool, item_id))
-    async with pool.acquire() as conn:
-        session_id: uuid.UUID = await conn.fetchval(
-            "INSERT INTO playback_sessions (user_id, profile_id, item_id, file_id, method) "
-            "VALUES ($1, $2, $3, $4, 'TRANSCODE') RETURNING id",
-            owner.user_id,
-            owner.profile_id,
-            item_id,
-            file_id,
-        )
-        await create_transcode(
-            conn,
-            session_id,
-            file_id,
-            [variant],
-            uniform_plan(60.0),
-            None,
-            ("libx264", "software", {}),
-        )
-    return session_id
+    return await transcode_session(pool, owner, item_id, uuid.UUID(await _file_of(pool, item_id)))

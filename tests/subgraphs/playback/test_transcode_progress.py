@@ -27,9 +27,10 @@ SUBSCRIPTION = """subscription($id: ID!) {
 VARIANT = Variant("360p", 640, 360, 800_000, 128_000, "h264", "aac", False, False, "avc1.64001e")
 
 
-async def _transcode(pool: asyncpg.Pool, viewer: Any) -> uuid.UUID:
-    item_id = await add_item(pool, await add_library(pool), "Film")
-    file_id = await add_file(pool, item_id, container="avi", video="mpeg4")
+async def transcode_session(
+    pool: asyncpg.Pool, viewer: Any, item_id: uuid.UUID, file_id: uuid.UUID
+) -> uuid.UUID:
+    """A TRANSCODE playback session of ``viewer``'s profile with its transcode (one variant)."""
     async with pool.acquire() as conn:
         session_id: uuid.UUID = await conn.fetchval(
             "INSERT INTO playback_sessions (user_id, profile_id, item_id, file_id, method) "
@@ -48,6 +49,13 @@ async def _transcode(pool: asyncpg.Pool, viewer: Any) -> uuid.UUID:
             None,
             ("libx264", "software", {}),
         )
+    return session_id
+
+
+async def _transcode(pool: asyncpg.Pool, viewer: Any) -> uuid.UUID:
+    item_id = await add_item(pool, await add_library(pool), "Film")
+    file_id = await add_file(pool, item_id, container="avi", video="mpeg4")
+    session_id = await transcode_session(pool, viewer, item_id, file_id)
     await request_run(pool, session_id, VARIANT.name, 0, 60.0)
     return session_id
 
