@@ -7,6 +7,7 @@ bus, scan service) and closes it; requests get a fresh ``Context`` with their ow
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -26,6 +27,7 @@ from gateway.auth import (
     close_auth_services,
     open_auth_services,
 )
+from gateway.cluster import ClusterView
 from gateway.graphql_edge import GraphQLEdge
 from gateway.health import health_routes
 from gateway.hls_routes import hls_routes, lookup_signed_hls
@@ -36,12 +38,14 @@ from gateway.schema import composed_schema
 from gateway.spa_routes import spa_routes
 from gateway.stream_seeks import OpenFiles, StreamSeeks
 from gateway.subtitle_routes import subtitle_routes
-from gateway.transcoding import open_transcoding
+from gateway.transcoding import TranscodingServices, open_transcoding
 from gateway.trickplay_routes import trickplay_routes
-from gateway.webhooks import open_webhooks
+from gateway.webhooks import WebhookServices, open_webhooks
+from gateway.worker_app import WorkerHttp, serve_worker_http, worker_http_app
 from infra.bus import EventBus, open_bus
 from infra.database import Database, open_database
-from infra.jobs import open_job_queue, stop_worker
+from infra.jobs import JobQueue, open_job_queue, stop_worker
+from infra.leadership import JobLeadership
 from infra.metrics import Metrics
 from infra.settings import Settings
 from resolvers.catalog import scan_jobs, trickplay_jobs
@@ -95,8 +99,10 @@ def create_app(
     libraries: Sequence[LibrarySpec] = (),
     database: Database | None = None,
     on_started: StartupHook | None = None,
+    cluster: ClusterView | None = None,
 ) -> Starlette:
-    """Build the app. ``database`` lets tests share one pool; otherwise the lifespan opens it."""
+    """Build the app. ``database`` lets tests share one pool; otherwise the lifespan opens it.
+    ``cluster``: this app is one of `revenge serve`'s processes (``gateway.cluster``)."""
     edge = GraphQLEdge(settings, composed_schema().schema)
 
     @asynccontextmanager
@@ -147,17 +153,15 @@ def create_app(
             "document_checker": edge.document_checker,
         }
         edge.attach(db.pool)
+        leader: _JobLeader | None = None
         try:
-            if settings.worker_in_process:
-                await scans.requeue_orphans()
-                context = {**job_context(db.pool, bus, settings, scans), "jobs": jobs}
-                worker = jobs.start_worker(
-                    concurrency=settings.worker_concurrency,
-                    queues=GENERAL_QUEUES,
-                    additional_context=context,
+            if settings.worker_in_process and cluster is None:
+                worker = await _start_job_workers(
+                    db, bus, settings, scans, jobs, transcoding, webhooks
                 )
-                transcoding.start_worker(jobs, context, settings)
-                webhooks.start_worker(jobs, context, settings)
+            elif settings.worker_in_process:
+                leader = _JobLeader(app, db, bus, settings, scans, jobs, webhooks, limits)
+                leader.begin()
             for spec in libraries:
                 library_id, created = await ensure_library(db.pool, spec)
                 log.info("library", path=spec.path, kind=spec.kind, created=created)
@@ -173,6 +177,8 @@ def create_app(
             app.state.hls_lookups.close()
             if worker is not None:
                 await stop_worker(worker)  # running jobs finish or go back to the queue
+            if leader is not None:
+                await leader.close()
             await transcoding.close()
             await webhooks.close()
             await reaper.close()
@@ -211,6 +217,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.cluster = cluster
     app.state.signed_lookups = SignedLookups(lambda key: lookup_signed(app, key))
     app.state.hls_lookups = SignedLookups(lambda key: lookup_signed_hls(app, key))
     app.state.open_files = OpenFiles()
@@ -267,3 +274,96 @@ class _RequestIdMiddleware:
                 self.metrics.observe_http(
                     scope["method"], _route_label(scope), status, time.perf_counter() - started
                 )
+
+
+async def _start_job_workers(
+    db: Database,
+    bus: EventBus,
+    settings: Settings,
+    scans: ScanService,
+    jobs: JobQueue,
+    transcoding: TranscodingServices,
+    webhooks: WebhookServices,
+) -> asyncio.Task[None]:
+    """This process's job workers: the general queues' (returned), transcodes', webhooks'."""
+    await scans.requeue_orphans()
+    context = {**job_context(db.pool, bus, settings, scans), "jobs": jobs}
+    worker = jobs.start_worker(
+        concurrency=settings.worker_concurrency,
+        queues=GENERAL_QUEUES,
+        additional_context=context,
+    )
+    transcoding.start_worker(jobs, context, settings)
+    webhooks.start_worker(jobs, context, settings)
+    return worker
+
+
+class _JobLeader:
+    """The in-process job workers of one of several server processes: started only while this
+    process holds the cluster's job lock (``infra.leadership``), with a transcoder of its own
+    whose segments the other processes fetch from a private loopback port."""
+
+    def __init__(
+        self,
+        app: Starlette,
+        db: Database,
+        bus: EventBus,
+        settings: Settings,
+        scans: ScanService,
+        jobs: JobQueue,
+        webhooks: WebhookServices,
+        limits: StreamLimits,
+    ) -> None:
+        self.app, self.db, self.bus, self.settings = app, db, bus, settings
+        self.scans, self.jobs, self.webhooks, self.limits = scans, jobs, webhooks, limits
+        self.worker: asyncio.Task[None] | None = None
+        self.transcoding: TranscodingServices | None = None
+        self.http: WorkerHttp | None = None
+        self.leadership = JobLeadership(db.url, self.start, self.stop)
+
+    def begin(self) -> None:
+        self.leadership.begin()
+
+    async def start(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        address = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        self.transcoding = await open_transcoding(
+            self.settings,
+            self.db.pool,
+            self.bus,
+            self.jobs,
+            address=address,
+            lease_seconds=self.limits.lease_seconds,
+            runs_jobs=True,
+        )
+        services = self.app.state.services
+        services.update(self.transcoding.services())
+        self.http = await serve_worker_http(
+            worker_http_app(
+                self.db, {**self.transcoding.services(), "stream_signer": services["stream_signer"]}
+            ),
+            "127.0.0.1",
+            0,
+            sock=listener,
+        )
+        self.worker = await _start_job_workers(
+            self.db, self.bus, self.settings, self.scans, self.jobs, self.transcoding, self.webhooks
+        )
+
+    async def stop(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            await stop_worker(worker)
+        await self.webhooks.stop_worker()
+        transcoding, self.transcoding = self.transcoding, None
+        if transcoding is not None:
+            self.app.state.services.pop("transcoder", None)
+            await transcoding.close()
+        http, self.http = self.http, None
+        if http is not None:
+            await http.close()
+
+    async def close(self) -> None:
+        await self.leadership.close()

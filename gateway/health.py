@@ -1,5 +1,5 @@
-"""Health probes: live (the process answers), ready (database reachable, migrations applied),
-startup (the lifespan finished)."""
+"""Health probes: live (the process answers), ready (database reachable, migrations applied;
+under several server processes, how many of them are up), startup (the lifespan finished)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,17 @@ async def ready(request: Request) -> JSONResponse:
             {"status": "unavailable", "database": "ok", "migrations": f"at {version} of {latest}"},
             status_code=503,
         )
-    return JSONResponse({"status": "ok", "database": "ok", "migrations": version})
+    answer: dict[str, object] = {"status": "ok", "database": "ok", "migrations": version}
+    cluster = getattr(request.app.state, "cluster", None)
+    if cluster is not None:
+        # The whole server, not the process that happened to take the connection: all of
+        # `revenge serve`'s processes ready is "ok"; fewer (one is being started again after
+        # it died) still serves, "degraded"; the supervisor keeps the count.
+        ready_count = cluster.ready_count()
+        answer["processes"] = {"ready": ready_count, "of": cluster.size}
+        if ready_count < cluster.size:
+            answer["status"] = "degraded"
+    return JSONResponse(answer)
 
 
 def health_routes() -> list[Route]:

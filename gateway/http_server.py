@@ -19,6 +19,7 @@ import uvicorn
 from infra.settings import Settings
 
 __all__ = [
+    "address_taken",
     "event_loop_factory",
     "granian_server",
     "serve_app",
@@ -136,7 +137,7 @@ def granian_server(app: Any, host: str, port: int) -> Any:
     return server
 
 
-def _address_taken(host: str, port: int) -> OSError | None:
+def address_taken(host: str, port: int) -> OSError | None:
     """Whether something already listens on ``host:port``. granian binds with ``SO_REUSEPORT``,
     so a second server on a taken port would start and share the connections instead of
     failing as uvicorn did; a plain bind first (``SO_REUSEADDR``: a stopped server's TIME_WAIT
@@ -151,11 +152,12 @@ def _address_taken(host: str, port: int) -> OSError | None:
     return None
 
 
-async def serve_granian(server: Any) -> int:
+async def serve_granian(server: Any, *, shared_port: bool = False) -> int:
     """Run an embedded granian server until SIGINT/SIGTERM (a second one stops it at once,
     skipping the lifespan shutdown). 0 after a clean stop; 1 when it could not start (address in
-    use, lifespan start-up failed) or its worker died."""
-    taken = _address_taken(server.bind_addr, server.bind_port)
+    use, lifespan start-up failed) or its worker died. ``shared_port``: one of several server
+    processes on the port (``gateway.cluster``, which checked the address once)."""
+    taken = None if shared_port else address_taken(server.bind_addr, server.bind_port)
     if taken is not None:
         log.error(
             "could not listen", address=f"{server.bind_addr}:{server.bind_port}", error=str(taken)
@@ -200,9 +202,10 @@ def event_loop_factory() -> Any:
     return uvloop.new_event_loop
 
 
-def serve_app(app: Any, settings: Settings) -> int:
+def serve_app(app: Any, settings: Settings, *, shared_port: bool = False) -> int:
     """Serve ``app`` on the configured address as ``revenge serve`` does: granian when it can be
-    imported, else uvicorn. Returns the process exit code."""
+    imported, else uvicorn. Returns the process exit code. ``shared_port``: one of the
+    processes of ``gateway.cluster``, all on the same port."""
     try:
         import granian.server.embed  # noqa: F401
     except ImportError as error:
@@ -210,7 +213,7 @@ def serve_app(app: Any, settings: Settings) -> int:
         return serve_uvicorn(app, settings)
     server = granian_server(app, settings.server_host, settings.server_port)
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        return runner.run(serve_granian(server))
+        return runner.run(serve_granian(server, shared_port=shared_port))
 
 
 def tune_garbage_collector() -> None:

@@ -7,6 +7,7 @@ statuses, timings) never answer whoever reaches the port.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 
@@ -47,6 +48,7 @@ def metrics_routes(metrics: Metrics, settings: Settings) -> list[Route]:
                 "metrics need the configured bearer token",
                 **{"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
-        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
+        body = await asyncio.to_thread(metrics.render)
+        return Response(body, media_type=METRICS_CONTENT_TYPE)
 
     return [Route("/metrics", endpoint, methods=["GET"])]

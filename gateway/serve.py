@@ -4,9 +4,12 @@ server itself (granian, uvicorn) is in ``gateway.http_server``."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import sys
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +18,7 @@ import structlog
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from starlette.applications import Starlette
 
+from gateway.cluster import ClusterView
 from gateway.http_server import (
     event_loop_factory,
     granian_server,
@@ -50,26 +54,71 @@ __all__ = [
 log = structlog.get_logger("revenge")
 
 
-def run_server(settings: Settings, libraries: list[LibrarySpec]) -> int:
+def run_server(
+    settings: Settings, libraries: list[LibrarySpec], *, cluster: ClusterView | None = None
+) -> int:
+    """``revenge serve``: ``server.workers`` processes under a supervisor (``gateway.cluster``)
+    when that is more than one, else the server in this process. ``cluster``: this is one of
+    the supervisor's processes."""
+    workers = settings.effective_server_workers
+    if cluster is None and workers > 1:
+        if _granian_available():
+            from gateway.cluster import run_cluster
+
+            return run_cluster(settings, libraries, workers, serve_one)
+        log.warning("granian is not available: serving in one process")
     from gateway.app import create_app
 
     configure_logging(settings.log_level, settings.log_format)
 
     async def on_started(app: Starlette) -> None:
         tune_garbage_collector()
-        log.info(
-            "revenge is serving",
-            url=f"http://{settings.server_host}:{settings.server_port}/",
-            graphql=f"http://{settings.server_host}:{settings.server_port}/graphql",
-            database="embedded" if settings.database_url is None else "external",
-        )
+        if cluster is None:
+            log.info(
+                "revenge is serving",
+                url=f"http://{settings.server_host}:{settings.server_port}/",
+                graphql=f"http://{settings.server_host}:{settings.server_port}/graphql",
+                database="embedded" if settings.database_url is None else "external",
+            )
+        else:
+            cluster.mark_ready()
         for spec in libraries:
             library_id, _ = await ensure_library(app.state.database.pool, spec)
             asyncio.get_running_loop().create_task(
                 show_progress(app.state.bus.subscribe(f"library_scan:{library_id}"), spec.path)
             )
 
-    return serve_app(create_app(settings, libraries=libraries, on_started=on_started), settings)
+    app = create_app(settings, libraries=libraries, on_started=on_started, cluster=cluster)
+    return serve_app(app, settings, shared_port=cluster is not None)
+
+
+def _granian_available() -> bool:
+    try:
+        import granian.server.embed  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def serve_one(
+    settings: Settings, libraries: list[LibrarySpec], cluster: ClusterView, supervisor: int
+) -> None:
+    """One server process (the target the supervisor spawns)."""
+    os.setpgrp()  # a terminal's Ctrl-C reaches the supervisor alone, which stops us in order
+    _stop_with_supervisor(supervisor)
+    raise SystemExit(run_server(settings, libraries, cluster=cluster))
+
+
+def _stop_with_supervisor(supervisor: int) -> None:
+    """Stop this process when the supervisor is gone (killed with SIGKILL, it could not tell
+    us): a process of its own never outlives it holding the port."""
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
 
 
 async def poll_scan(pool: Any, scan_id: uuid.UUID) -> AsyncIterator[dict[str, Any]]:

@@ -44,9 +44,15 @@ class WebhookServices:
             polling_interval_s=self.policy.polling_interval(),
         )
 
+    async def stop_worker(self) -> None:
+        """Stop the delivery worker (running deliveries go back to the queue); the dispatcher
+        goes on."""
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            await stop_worker(worker)
+
     async def close(self) -> None:
-        if self.worker is not None:
-            await stop_worker(self.worker)
+        await self.stop_worker()
         await self.dispatcher.close()
         await self.client.close()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -51,11 +52,15 @@ class WorkerHttp:
             await asyncio.wait_for(self.task, 10)
 
 
-async def serve_worker_http(app: Starlette, host: str, port: int) -> WorkerHttp:
-    """Serve ``app`` on ``host:port``; returns once it listens (raises when it cannot)."""
+async def serve_worker_http(
+    app: Starlette, host: str, port: int, *, sock: socket.socket | None = None
+) -> WorkerHttp:
+    """Serve ``app`` on ``host:port`` (or on ``sock``, bound already); returns once it listens
+    (raises when it cannot)."""
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
     server = _Server(config)
-    task = asyncio.create_task(server.serve(), name="worker http")
+    sockets = [sock] if sock is not None else None
+    task = asyncio.create_task(server.serve(sockets=sockets), name="worker http")
     while not server.started:
         if task.done():
             with contextlib.suppress(SystemExit):

@@ -9,10 +9,11 @@ fixed lists.
 
 from __future__ import annotations
 
+import os
 from http import HTTPStatus
 
 from prometheus_client import CONTENT_TYPE_LATEST as METRICS_CONTENT_TYPE
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 __all__ = [
     "GRAPHQL_OPERATION_TYPES",
@@ -26,6 +27,8 @@ __all__ = [
     "status_label",
 ]
 
+# prometheus-client's multiprocess mode: where every process writes its values.
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 OTHER = "other"
 UNMATCHED = "unmatched"
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -78,4 +81,11 @@ class Metrics:
         self.graphql_operations.labels(operation_type, outcome).inc()
 
     def render(self) -> bytes:
+        """This app's series; under `revenge serve`'s several processes (prometheus-client's
+        multiprocess mode, ``PROMETHEUS_MULTIPROC_DIR`` set by ``gateway.cluster``) the sums over
+        every process, read from their files. Reads files: call it off the event loop."""
+        if os.environ.get(MULTIPROCESS_DIR_ENV):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
         return generate_latest(self.registry)

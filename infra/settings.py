@@ -25,6 +25,30 @@ class SettingsError(Exception):
     """A setting has a value Revenge cannot use; the message names the key."""
 
 
+# What one server process may grow to under load (idle: ~150 MB; bench/federation.py).
+MEMORY_PER_WORKER = 512 * 1024 * 1024
+
+
+def _available_memory() -> int:
+    """MemAvailable from /proc/meminfo (bytes); unknown counts as plenty."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 1 << 62
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -32,6 +56,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 class Settings:
     server_host: str = "127.0.0.1"
     server_port: int = 8080
+    # Server processes `revenge serve` runs on the port (0: one per core, capped by memory).
+    server_workers: int = 0
     database_url: str | None = None
     database_pool_min_conns: int = 1
     database_pool_max_conns: int = 10
@@ -99,6 +125,14 @@ class Settings:
     @property
     def effective_scratch_dir(self) -> Path:
         return Path(self.transcode_scratch_dir or Path(self.data_dir) / "transcodes")
+
+    @property
+    def effective_server_workers(self) -> int:
+        """``server.workers``, or one process per core with at least ``MEMORY_PER_WORKER`` of the
+        memory available now for each (a 4-core NAS with 1 GB free runs two)."""
+        if self.server_workers:
+            return self.server_workers
+        return max(1, min(_cores(), _available_memory() // MEMORY_PER_WORKER))
 
     @property
     def effective_probe_workers(self) -> int:
@@ -213,6 +247,7 @@ def _host(value: Any) -> str:
 _SPEC: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "server_host": ("REVENGE_SERVER_HOST", "server.host", _host),
     "server_port": ("REVENGE_SERVER_PORT", "server.port", _as_int(1, 65535)),
+    "server_workers": ("REVENGE_SERVER_WORKERS", "server.workers", _as_int(0, 256)),
     "database_url": ("REVENGE_DATABASE_URL", "database.url", _url("postgresql", "postgres")),
     "database_pool_min_conns": (
         "REVENGE_DATABASE_POOL_MIN_CONNS",
