@@ -52,12 +52,17 @@ def serve(
     ] = None,
     host: Annotated[str | None, typer.Option(help="overrides REVENGE_SERVER_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="overrides REVENGE_SERVER_PORT")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=0, max=256, help="server processes; overrides REVENGE_SERVER_WORKERS"),
+    ] = None,
 ) -> None:
-    """Run the gateway with every subgraph in-process (embedded PostgreSQL by default)."""
+    """Run the gateway with every subgraph in-process (embedded PostgreSQL by default), in one
+    process per core unless told otherwise."""
     from gateway.serve import run_server
     from resolvers.catalog.bootstrap import parse_library_spec
 
-    settings = _settings(server_host=host, server_port=port)
+    settings = _settings(server_host=host, server_port=port, server_workers=workers)
     try:
         specs = [parse_library_spec(text) for text in library or []]
     except RevengeError as error:

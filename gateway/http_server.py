@@ -176,7 +176,12 @@ async def serve_granian(server: Any, *, shared_port: bool = False) -> int:
             for worker in list(server.wrks):
                 worker.kill()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # One of several processes: a terminal's Ctrl-C reaches the whole process group, but only
+    # the supervisor acts on it (it sends each process SIGTERM, in order).
+    signums = (signal.SIGTERM,) if shared_port else (signal.SIGINT, signal.SIGTERM)
+    if shared_port:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in signums:
         loop.add_signal_handler(signum, on_signal)
     try:
         await server.serve()
@@ -188,7 +193,7 @@ async def serve_granian(server: Any, *, shared_port: bool = False) -> int:
         log.error("the server could not start or stopped on an error", error=str(error))
         return 1
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in signums:
             loop.remove_signal_handler(signum)
     return 1 if server.interrupt_children or signals > 1 else 0
 

@@ -104,7 +104,6 @@ def serve_one(
     settings: Settings, libraries: list[LibrarySpec], cluster: ClusterView, supervisor: int
 ) -> None:
     """One server process (the target the supervisor spawns)."""
-    os.setpgrp()  # a terminal's Ctrl-C reaches the supervisor alone, which stops us in order
     _stop_with_supervisor(supervisor)
     raise SystemExit(run_server(settings, libraries, cluster=cluster))
 

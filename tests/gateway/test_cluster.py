@@ -1,0 +1,193 @@
+"""`revenge serve` as several processes (gateway/cluster.py), as a user runs it: a real supervisor,
+real server processes on one port, killed for real."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.gateway.conftest import free_port
+from tests.gateway.test_cli import REVENGE, clean_env, cli_admin_key
+
+METRICS_TOKEN = "cluster-metrics-token-0123456789"
+
+
+def server_processes(supervisor: int) -> list[int]:
+    """The supervisor's server processes (its spawned children, not multiprocessing's resource
+    tracker)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    found = []
+    for pid in map(int, children):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in command and b"resource_tracker" not in command:
+            found.append(pid)
+    return sorted(found)
+
+
+def ready_answer(url: str) -> dict[str, object] | None:
+    try:
+        answer = httpx.get(url + "/health/ready", timeout=2)
+    except httpx.TransportError:
+        return None
+    return answer.json() if answer.status_code == 200 else None
+
+
+def wait_all_ready(
+    url: str, process: subprocess.Popen[bytes], size: int, seconds: float = 90
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"revenge serve exited with {process.returncode}")
+        answer = ready_answer(url)
+        if answer is not None and answer.get("processes") == {"ready": size, "of": size}:
+            assert answer["status"] == "ok"
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not every process became ready: {ready_answer(url)}")
+
+
+def graphql(url: str, query: str, key: str | None = None, **variables: object) -> httpx.Response:
+    headers = {"x-api-key": key} if key else {}
+    # A new connection each time: the kernel spreads connections, not requests, over processes.
+    with httpx.Client(timeout=10) as client:
+        return client.post(
+            url + "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, str]]]:
+    port = free_port()
+    env = clean_env(
+        REVENGE_DATA_DIR=str(tmp_path / "data"),
+        REVENGE_SERVER_PORT=str(port),
+        REVENGE_SERVER_WORKERS="2",
+        REVENGE_PROBE_WORKERS="1",
+        REVENGE_METRICS_ENABLED="true",
+        REVENGE_METRICS_TOKEN=METRICS_TOKEN,
+    )
+    process = subprocess.Popen(
+        [REVENGE, "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_all_ready(url, process, 2)
+        yield process, url, env
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(30)
+
+
+def graphql_requests_counted(url: str) -> float:
+    text = httpx.get(
+        url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5
+    ).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("revenge_http_requests_total{") and 'route="/graphql"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_every_process_serves_and_the_server_outlives_any_one_of_them(
+    cluster: tuple[subprocess.Popen[bytes], str, dict[str, str]], tmp_path: Path
+) -> None:
+    process, url, env = cluster
+    first = server_processes(process.pid)
+    assert len(first) == 2
+
+    # /metrics is the whole server's: 40 requests spread over two processes count 40 in any
+    # one scrape (a process's own registry would show about half).
+    for _ in range(40):
+        assert graphql(url, "{ serverTime }").status_code == 200
+    assert graphql_requests_counted(url) == 40
+
+    key = cli_admin_key(env)
+    folder = tmp_path / "Movies"
+    folder.mkdir()
+    created = graphql(
+        url,
+        "mutation($path: String!) { createLibrary(input: "
+        '{kind: MOVIES, name: "M", rootPaths: [$path]}) '
+        "{ ... on CreateLibraryPayload { library { id } } } }",
+        key,
+        path=str(folder),
+    ).json()
+    assert "data" in created, created
+    library_id = created["data"]["createLibrary"]["library"]["id"]
+
+    # Kill each first-generation process in turn (SIGKILL: no shutdown), so the one running
+    # the jobs dies whichever it was. The other serves meanwhile; the supervisor starts anew.
+    for victim in first:
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        while time.monotonic() - killed_at < 0.5:
+            time.sleep(0.05)  # connections queued on the dead process's socket may be reset
+        for _ in range(10):
+            assert graphql(url, "{ serverTime }").status_code == 200
+        wait_all_ready(url, process, 2, seconds=60)
+    second = server_processes(process.pid)
+    assert len(second) == 2 and not set(second) & set(first)
+
+    # The in-process jobs moved to a living process: a scan asked for now runs to its end.
+    scanned = graphql(
+        url,
+        "mutation($id: ID!) { scanLibrary(id: $id) { ... on ScanLibraryPayload { scan { id } } } }",
+        key,
+        id=library_id,
+    ).json()
+    assert "errors" not in scanned, scanned
+    deadline = time.monotonic() + 60
+    status = None
+    while time.monotonic() < deadline:
+        answer = graphql(
+            url,
+            "query($id: ID!) { library(id: $id) { latestScan { status } } }",
+            key,
+            id=library_id,
+        ).json()
+        status = answer["data"]["library"]["latestScan"]["status"]
+        if status == "COMPLETED":
+            break
+        time.sleep(0.2)
+    assert status == "COMPLETED"
+
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 0, output
+    assert "a server process stopped; starting another" in output
+    assert output.count("this process runs the in-process jobs") >= 2, output
+    assert "Traceback" not in output, output
+    assert all(not Path(f"/proc/{pid}").exists() for pid in second)
+
+
+def test_ctrl_c_on_the_terminal_stops_every_process_in_order(
+    cluster: tuple[subprocess.Popen[bytes], str, dict[str, str]],
+) -> None:
+    process, url, _ = cluster
+    children = server_processes(process.pid)
+    # A terminal sends SIGINT to the whole foreground group: the supervisor alone acts on it.
+    os.killpg(process.pid, signal.SIGINT)
+    output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 0, output
+    assert output.count("revenge stopped") == 3, output  # each process, then the supervisor
+    assert "stopping now, without the shutdown" not in output
+    assert all(not Path(f"/proc/{pid}").exists() for pid in children)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(url + "/health/live", timeout=2)
