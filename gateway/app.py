@@ -110,7 +110,7 @@ def create_app(
         app.state.started = False
         owned = database is None
         db = database if database is not None else await open_database(settings)
-        bus = open_bus(settings)
+        bus = open_bus(settings, db)
         jobs = await open_job_queue(
             db.url, job_blueprints(), max_connections=settings.worker_concurrency + 4
         )

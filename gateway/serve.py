@@ -185,7 +185,7 @@ async def show_progress(events: AsyncIterator[dict[str, Any]], label: str) -> di
 async def scan_once(settings: Settings, library: str, *, full: bool) -> int:
     configure_logging(settings.log_level, settings.log_format)
     database = await open_database(settings)
-    bus = open_bus(settings)
+    bus = open_bus(settings, database)
     jobs = await _open_jobs(database.url, settings)
     scans = ScanService.from_settings(database.pool, bus, jobs, settings)
     try:
@@ -223,7 +223,7 @@ async def run_worker(settings: Settings) -> int:
 
     configure_logging(settings.log_level, settings.log_format)
     database = await open_database(settings)
-    bus = open_bus(settings)
+    bus = open_bus(settings, database)
     jobs = await _open_jobs(database.url, settings)
     scans = ScanService.from_settings(database.pool, bus, jobs, settings)
     stop = asyncio.Event()

@@ -37,7 +37,7 @@ def subgraph_app(settings: Settings, name: str) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = await open_database(settings)
-        bus = open_bus(settings)
+        bus = open_bus(settings, database)
         jobs = await open_job_queue(
             database.url, job_blueprints(), max_connections=settings.worker_concurrency + 4
         )

@@ -1,8 +1,10 @@
 """The event bus: publish a JSON-able event on a topic, subscribe to a topic.
 
-In-process by default; Redis pub/sub behind the same interface (``REVENGE_CACHE_URL``), so a
-subscriber on one gateway replica sees what another published. Slow subscribers get a bounded
-buffer and are dropped rather than growing memory.
+Three carriers behind one interface, so a subscriber in one process sees what another published:
+PostgreSQL LISTEN/NOTIFY by default (``infra/bus_postgres.py``: every process already shares the
+database), Redis pub/sub when ``REVENGE_CACHE_URL`` is set, and an in-process bus for tests and
+tools that stay in one process. Slow subscribers get a bounded buffer and are dropped rather than
+growing memory.
 """
 
 from __future__ import annotations
@@ -11,17 +13,22 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
 
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from infra.bus_postgres import PostgresBus
+from infra.bus_topics import BusUnavailable, Event, EventBus, LocalTopics, SubscriberTooSlow
+from infra.database import Database
 from infra.redis_client import redis_client
 from infra.settings import Settings
 
 __all__ = [
+    "BusUnavailable",
+    "Event",
     "EventBus",
     "InProcessBus",
+    "PostgresBus",
     "RedisBus",
     "SubscriberTooSlow",
     "Subscription",
@@ -29,96 +36,10 @@ __all__ = [
     "subscription",
 ]
 
-Event = dict[str, Any]
-
-
-class SubscriberTooSlow(Exception):
-    """The subscriber's buffer overflowed; its stream ends with this error."""
-
-
-class EventBus(Protocol):
-    async def publish(self, topic: str, event: Event) -> None: ...
-
-    def subscribe(self, topic: str) -> AsyncIterator[Event]: ...
-
-    async def wait_subscribed(self, topic: str) -> None:
-        """Returns once a started ``subscribe(topic)`` stream receives every later event."""
-
-    async def close(self) -> None: ...
-
-
-class _Subscriber:
-    def __init__(self, size: int) -> None:
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=size)
-        self.overflowed = False
-        self.closed = False
-        self.failure: str | None = None
-
-
-class _LocalTopics:
-    """This process's subscribers by topic, each with a bounded queue: an event goes to every
-    subscriber of its topic; one whose queue is full is cut off rather than growing memory."""
-
-    def __init__(self, buffer_size: int) -> None:
-        self._buffer_size = buffer_size
-        self.by_topic: dict[str, set[_Subscriber]] = {}
-
-    def add(self, topic: str) -> _Subscriber:
-        subscriber = _Subscriber(self._buffer_size)
-        self.by_topic.setdefault(topic, set()).add(subscriber)
-        return subscriber
-
-    def remove(self, topic: str, subscriber: _Subscriber) -> bool:
-        """Forget the subscriber; True when it was the topic's last."""
-        group = self.by_topic.get(topic)
-        if group is None:
-            return False
-        group.discard(subscriber)
-        if group:
-            return False
-        del self.by_topic[topic]
-        return True
-
-    def deliver(self, topic: str, event: Event) -> None:
-        for subscriber in list(self.by_topic.get(topic, ())):
-            if subscriber.overflowed:
-                continue
-            try:
-                subscriber.queue.put_nowait(event)
-            except asyncio.QueueFull:
-                self._end(subscriber, None)
-
-    def end_all(self, failure: str | None = None) -> None:
-        """End every stream: cleanly (``failure`` None) or with ``SubscriberTooSlow``."""
-        for group in self.by_topic.values():
-            for subscriber in group:
-                self._end(subscriber, failure, closed=failure is None)
-        self.by_topic.clear()
-
-    @staticmethod
-    def _end(subscriber: _Subscriber, failure: str | None, closed: bool = False) -> None:
-        subscriber.overflowed = True
-        subscriber.closed = closed
-        subscriber.failure = failure
-        with contextlib.suppress(asyncio.QueueEmpty):
-            while subscriber.queue.full():
-                subscriber.queue.get_nowait()
-        subscriber.queue.put_nowait(None)
-
-    @staticmethod
-    async def events(topic: str, subscriber: _Subscriber) -> AsyncIterator[Event]:
-        while True:
-            event = await subscriber.queue.get()
-            if event is None:
-                if subscriber.closed:
-                    return
-                raise SubscriberTooSlow(subscriber.failure or f"subscriber to {topic} fell behind")
-            yield event
-
 
 class InProcessBus:
     def __init__(self, buffer_size: int = 256) -> None:
-        self._local = _LocalTopics(buffer_size)
+        self._local = LocalTopics(buffer_size)
 
     async def publish(self, topic: str, event: Event) -> None:
         self._local.deliver(topic, event)
@@ -159,7 +80,7 @@ class RedisBus:
 
     def __init__(self, url: str, buffer_size: int = 256) -> None:
         self._redis = redis_client(url)
-        self._local = _LocalTopics(buffer_size)
+        self._local = LocalTopics(buffer_size)
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._confirmed: dict[str, asyncio.Event] = {}
@@ -255,11 +176,12 @@ class RedisBus:
         await self._redis.aclose()
 
 
-def open_bus(settings: Settings) -> EventBus:
-    """Redis when ``REVENGE_CACHE_URL`` is set, so replicas and workers share events."""
+def open_bus(settings: Settings, database: Database) -> EventBus:
+    """Redis when ``REVENGE_CACHE_URL`` is set, otherwise PostgreSQL LISTEN/NOTIFY on the
+    process's own database: either way every process (gateways, workers, the CLI) shares events."""
     if settings.cache_url:
         return RedisBus(settings.cache_url)
-    return InProcessBus()
+    return PostgresBus(database.pool, database.url)
 
 
 class Subscription:

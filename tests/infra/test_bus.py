@@ -5,17 +5,20 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 import redis.asyncio as redis
 
 from infra.bus import (
     EventBus,
     InProcessBus,
+    PostgresBus,
     RedisBus,
     SubscriberTooSlow,
     open_bus,
     subscription,
 )
+from infra.database import Database
 from infra.settings import load_settings
 
 
@@ -113,9 +116,15 @@ async def test_redis_bus_carries_events_between_two_processes_worth_of_clients(
         await subscriber.close()
 
 
-async def test_open_bus_picks_redis_when_a_cache_url_is_set(redis_url: str) -> None:
-    assert isinstance(open_bus(load_settings({"REVENGE_DATA_DIR": "/tmp"})), InProcessBus)
-    bus = open_bus(load_settings({"REVENGE_DATA_DIR": "/tmp", "REVENGE_CACHE_URL": redis_url}))
+async def test_open_bus_picks_redis_when_a_cache_url_is_set_else_postgres(
+    redis_url: str, pool: asyncpg.Pool, database_url: str
+) -> None:
+    database = Database(pool=pool, url=database_url)
+    default = open_bus(load_settings({"REVENGE_DATA_DIR": "/tmp"}), database)
+    assert isinstance(default, PostgresBus)
+    await default.close()
+    settings = load_settings({"REVENGE_DATA_DIR": "/tmp", "REVENGE_CACHE_URL": redis_url})
+    bus = open_bus(settings, database)
     try:
         assert isinstance(bus, RedisBus)
         assert await bus.ping() is True
