@@ -3,6 +3,8 @@ real server processes on one port, killed for real."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -12,11 +14,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from tests.gateway.conftest import free_port
 from tests.gateway.test_cli import REVENGE, clean_env, cli_admin_key
 
 METRICS_TOKEN = "cluster-metrics-token-0123456789"
+WS_PROTOCOL = "graphql-transport-ws"
+SCAN_LIBRARY = (
+    "mutation($id: ID!) { scanLibrary(id: $id) { ... on ScanLibraryPayload { scan { id } } } }"
+)
 
 
 def server_processes(supervisor: int) -> list[int]:
@@ -148,7 +155,7 @@ def test_every_process_serves_and_the_server_outlives_any_one_of_them(
     # The in-process jobs moved to a living process: a scan asked for now runs to its end.
     scanned = graphql(
         url,
-        "mutation($id: ID!) { scanLibrary(id: $id) { ... on ScanLibraryPayload { scan { id } } } }",
+        SCAN_LIBRARY,
         key,
         id=library_id,
     ).json()
@@ -191,3 +198,59 @@ def test_ctrl_c_on_the_terminal_stops_every_process_in_order(
     assert all(not Path(f"/proc/{pid}").exists() for pid in children)
     with pytest.raises(httpx.TransportError):
         httpx.get(url + "/health/live", timeout=2)
+
+
+def test_a_subscription_on_any_process_hears_what_another_process_published(
+    cluster: tuple[subprocess.Popen[bytes], str, dict[str, str]], tmp_path: Path
+) -> None:
+    # No Redis: the embedded default's bus is PostgreSQL's LISTEN/NOTIFY. Six sockets on new
+    # connections land on both processes (all six on one: 1 in 32); the scan's events come from
+    # whichever process runs the jobs, and every socket must hear them to the end.
+    _, url, env = cluster
+    key = cli_admin_key(env)
+    folder = tmp_path / "Movies"
+    folder.mkdir()
+    created = graphql(
+        url,
+        "mutation($path: String!) { createLibrary(input: "
+        '{kind: MOVIES, name: "M", rootPaths: [$path]}) '
+        "{ ... on CreateLibraryPayload { library { id } } } }",
+        key,
+        path=str(folder),
+    ).json()
+    library_id = created["data"]["createLibrary"]["library"]["id"]
+    subscribe = {
+        "type": "subscribe",
+        "payload": {
+            "query": "subscription($id: ID!) { libraryScan(libraryId: $id) { status done } }",
+            "variables": {"id": library_id},
+        },
+    }
+    sockets = []
+    with contextlib.ExitStack() as stack:
+        for index in range(6):
+            ws = stack.enter_context(
+                connect(url.replace("http", "ws") + "/graphql", subprotocols=[WS_PROTOCOL])
+            )
+            sockets.append(ws)
+            ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": key}}))
+            assert json.loads(ws.recv(timeout=10)) == {"type": "connection_ack"}
+            ws.send(json.dumps({**subscribe, "id": str(index)}))
+        time.sleep(1.0)  # let every operation subscribe on its process's bus (not asserted)
+        started = graphql(
+            url,
+            SCAN_LIBRARY,
+            key,
+            id=library_id,
+        ).json()
+        assert "errors" not in started, started
+        for index, ws in enumerate(sockets):
+            statuses = []
+            while True:
+                message = json.loads(ws.recv(timeout=30))
+                assert message["id"] == str(index), message
+                if message["type"] == "complete":
+                    break
+                assert message["type"] == "next", message
+                statuses.append(message["payload"]["data"]["libraryScan"]["status"])
+            assert statuses[-1] == "COMPLETED", statuses
