@@ -54,6 +54,7 @@ from gateway.persisted_queries import (
     registering_caller,
 )
 from infra.connection_slots import ConnectionSlots
+from infra.database import database_unavailable
 from infra.errors import RevengeError
 
 __all__ = [
@@ -73,6 +74,8 @@ ContextFactory = Callable[[Any, Any], Awaitable[Any]]
 is ``None`` over HTTP and the ``connection_init`` payload over WebSocket."""
 
 logger = structlog.get_logger()
+
+UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
 
 
 class RequestError(Exception):
@@ -300,6 +303,10 @@ class GraphQLService:
                 )
         elif original is None or isinstance(original, GraphQLError):
             formatted.setdefault("extensions", {}).setdefault("code", "INTERNAL")
+        elif database_unavailable(original):
+            logger.warning("graphql.database_unavailable", path=error.path, error=repr(original))
+            formatted["message"] = UNAVAILABLE_MESSAGE
+            formatted["extensions"] = {"code": "UNAVAILABLE"}
         else:
             logger.error(
                 "graphql.resolver_failed",
@@ -407,7 +414,23 @@ class GraphQLHTTPEndpoint:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         request = Request(scope, receive)
-        response = await self.handle(request)
+        try:
+            response = await self.handle(request)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            # PostgreSQL is down (restarting): a retryable answer, not a 500 with a traceback.
+            logger.warning("graphql.database_unavailable", error=repr(error))
+            response = _json_response(
+                {
+                    "errors": [
+                        {"message": UNAVAILABLE_MESSAGE, "extensions": {"code": "UNAVAILABLE"}}
+                    ]
+                },
+                503,
+                _negotiate(request.headers.get("accept")) or APPLICATION_JSON,
+                {"Retry-After": "2"},
+            )
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:

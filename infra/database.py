@@ -20,7 +20,13 @@ import asyncpg
 from infra.migrations import migrate_up
 from infra.settings import Settings
 
-__all__ = ["Database", "EmbeddedPostgres", "open_database", "start_embedded_postgres"]
+__all__ = [
+    "Database",
+    "EmbeddedPostgres",
+    "database_unavailable",
+    "open_database",
+    "start_embedded_postgres",
+]
 
 EMBEDDED_DATABASE = "revenge"
 
@@ -121,3 +127,30 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> Database
             await migrate_up(conn)
         database.migrated = True
     return database
+
+
+# What asyncpg raises when the server is gone: the socket refused or missing (OSError), the
+# server shutting down or starting (CannotConnectNow), a connection that died under a query.
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means PostgreSQL cannot be reached right now (an outage the caller may
+    retry, answered 503 ``UNAVAILABLE``) rather than a fault of ours. An ``OSError`` counts only
+    when asyncpg raised it (its frames are in the traceback): a missing media file does not."""
+    if isinstance(error, _UNAVAILABLE):
+        return True
+    if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
+        return True
+    if isinstance(error, OSError | TimeoutError):
+        traceback = error.__traceback__
+        while traceback is not None:
+            if traceback.tb_frame.f_globals.get("__name__", "").startswith("asyncpg"):
+                return True
+            traceback = traceback.tb_next
+    return False

@@ -248,7 +248,12 @@ def main(argv: list[str]) -> int:
     os.dup2(2, 1)  # stray prints go to stderr, never into the report pipe
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda number, frame: stop.set())
-    job: TranscodeJob = pickle.load(sys.stdin.buffer)
+    try:
+        job: TranscodeJob = pickle.load(sys.stdin.buffer)
+    except EOFError:
+        # A warm child whose parent went away before handing it a job (killed, or stopping):
+        # nothing to do and nobody to tell.
+        return 1
     ready = 0
 
     def report(progress: TranscodeProgress) -> None:

@@ -3,6 +3,7 @@ real server processes on one port, killed for real."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -14,13 +15,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from infra.database import start_embedded_postgres
 from tests.gateway.conftest import free_port
 from tests.gateway.test_cli import REVENGE, clean_env, cli_admin_key
 
 METRICS_TOKEN = "cluster-metrics-token-0123456789"
 WS_PROTOCOL = "graphql-transport-ws"
+LIBRARY_SCAN = "subscription($id: ID!) { libraryScan(libraryId: $id) { status } }"
+LATEST_SCAN = "query($id: ID!) { library(id: $id) { latestScan { status } } }"
 SCAN_LIBRARY = (
     "mutation($id: ID!) { scanLibrary(id: $id) { ... on ScanLibraryPayload { scan { id } } } }"
 )
@@ -73,6 +78,13 @@ def graphql(url: str, query: str, key: str | None = None, **variables: object) -
         )
 
 
+def kill(process: subprocess.Popen[bytes]) -> None:
+    """The supervisor and its processes gone, its output pipe closed."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, str]]]:
     port = free_port()
@@ -96,9 +108,7 @@ def cluster(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, dict
         wait_all_ready(url, process, 2)
         yield process, url, env
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(30)
+        kill(process)
 
 
 def graphql_requests_counted(url: str) -> float:
@@ -254,3 +264,103 @@ def test_a_subscription_on_any_process_hears_what_another_process_published(
                 assert message["type"] == "next", message
                 statuses.append(message["payload"]["data"]["libraryScan"]["status"])
             assert statuses[-1] == "COMPLETED", statuses
+
+
+def test_postgresql_restarted_under_a_running_cluster_recovers(tmp_path: Path) -> None:
+    # An external PostgreSQL (a private one, so it can be stopped) under two server processes:
+    # while it is down requests answer (errors, never a hang) and subscribers are told; once it
+    # is back the pools, the bus's LISTEN connection and the job leadership recover by themselves.
+    directory = tmp_path / "postgres"
+    embedded = asyncio.run(start_embedded_postgres(directory))
+    port = free_port()
+    env = clean_env(
+        REVENGE_DATA_DIR=str(tmp_path / "data"),
+        REVENGE_DATABASE_URL=embedded.url,
+        REVENGE_SERVER_PORT=str(port),
+        REVENGE_SERVER_WORKERS="2",
+        REVENGE_PROBE_WORKERS="1",
+    )
+    process = subprocess.Popen(
+        [REVENGE, "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_all_ready(url, process, 2)
+        key = cli_admin_key(env)
+        folder = tmp_path / "Movies"
+        folder.mkdir()
+        created = graphql(
+            url,
+            "mutation($path: String!) { createLibrary(input: "
+            '{kind: MOVIES, name: "M", rootPaths: [$path]}) '
+            "{ ... on CreateLibraryPayload { library { id } } } }",
+            key,
+            path=str(folder),
+        ).json()
+        library_id = created["data"]["createLibrary"]["library"]["id"]
+        with contextlib.ExitStack() as stack:
+            sockets = []
+            for _ in range(4):
+                ws = stack.enter_context(
+                    connect(url.replace("http", "ws") + "/graphql", subprotocols=[WS_PROTOCOL])
+                )
+                ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": key}}))
+                assert json.loads(ws.recv(timeout=10)) == {"type": "connection_ack"}
+                ws.send(
+                    json.dumps(
+                        {
+                            "id": "s",
+                            "type": "subscribe",
+                            "payload": {
+                                "query": LIBRARY_SCAN,
+                                "variables": {"id": library_id},
+                            },
+                        }
+                    )
+                )
+                sockets.append(ws)
+            time.sleep(1.0)  # every operation subscribed (not asserted)
+            embedded.stop()
+
+            # Subscribers are told: an error for the operation, or the socket closed.
+            for ws in sockets:
+                try:
+                    message = json.loads(ws.recv(timeout=30))
+                    assert message["type"] in ("error", "complete"), message
+                except ConnectionClosed:
+                    pass
+            started = time.monotonic()
+            down = graphql(url, "{ libraries { id } }", key)
+            assert time.monotonic() - started < 15  # an answer, not a hang
+            assert down.status_code in (200, 503), (down.status_code, down.text)
+            assert down.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE", down.text
+            assert httpx.get(url + "/health/ready", timeout=10).status_code == 503
+
+            embedded = asyncio.run(start_embedded_postgres(directory))
+        wait_all_ready(url, process, 2, seconds=60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # each process's pool drops its dead connections
+            answers = [graphql(url, "{ libraries { id } }", key).json() for _ in range(6)]
+            if all("errors" not in answer for answer in answers):
+                break
+            time.sleep(0.5)
+        assert all(answer["data"]["libraries"] == [{"id": library_id}] for answer in answers)
+        scanned = graphql(url, SCAN_LIBRARY, key, id=library_id).json()
+        assert "errors" not in scanned, scanned
+        status = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and status != "COMPLETED":
+            time.sleep(0.3)
+            answer = graphql(url, LATEST_SCAN, key, id=library_id).json()
+            status = answer["data"]["library"]["latestScan"]["status"]
+        assert status == "COMPLETED"
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0].decode()
+        assert process.returncode == 0, output
+    finally:
+        kill(process)
+        embedded.stop()
