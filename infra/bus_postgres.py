@@ -126,6 +126,8 @@ class PostgresBus:
             ) from error
 
     async def subscribe(self, topic: str) -> AsyncIterator[Event]:
+        if self._closed:
+            return  # a closed bus's streams end, as the ones open when it closed did
         subscriber = self._local.add(topic)  # at once: wait_subscribed counts on it
         try:
             self._start()
