@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from infra.bus_topics import BusUnavailable
 from infra.migrations import migrate_up
 from infra.settings import Settings
 
@@ -143,7 +144,7 @@ def database_unavailable(error: BaseException) -> bool:
     """Whether ``error`` means PostgreSQL cannot be reached right now (an outage the caller may
     retry, answered 503 ``UNAVAILABLE``) rather than a fault of ours. An ``OSError`` counts only
     when asyncpg raised it (its frames are in the traceback): a missing media file does not."""
-    if isinstance(error, _UNAVAILABLE):
+    if isinstance(error, _UNAVAILABLE | BusUnavailable):
         return True
     if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
         return True
