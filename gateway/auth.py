@@ -91,7 +91,7 @@ async def open_auth_services(
             rotate_keys_forever(ring, settings.auth_key_rotation_days)
         ),
         "stream_signer": StreamSigner.for_data_dir(settings.data_dir),
-        "limiter": open_limiter(settings.cache_url),
+        "limiter": open_limiter(settings.cache_url, pool=pool),  # shared by every process
         "policies": (policies := open_policy_engine(settings.opa_url, settings.policies_dir)),
         "authz": AuthorizationService(casbin, policies),
         "authz_follower": asyncio.create_task(_follow_rule_changes(bus, pool, casbin)),

@@ -27,7 +27,7 @@ from gateway.persisted_queries import (
     trusted_document_checker,
 )
 from gateway.schema import composed_schema
-from infra.connection_slots import open_connection_slots
+from infra.connection_slots import ConnectionSlots, open_connection_slots
 from infra.keyvalue import open_keyvalue
 from infra.ratelimit import open_limiter
 from infra.settings import Settings
@@ -65,12 +65,44 @@ def request_context(settings: Settings) -> ContextFactory:
     return context_factory
 
 
+class _AttachedSlots:
+    """The WebSocket places the routes were built with, backed by Redis or PostgreSQL once
+    ``attach`` hands over the pool (before the app serves anything)."""
+
+    def __init__(self, cache_url: str | None) -> None:
+        self.cache_url = cache_url
+        self.store: ConnectionSlots = open_connection_slots(cache_url, None)
+
+    def attach(self, pool: asyncpg.Pool) -> None:
+        self.store = open_connection_slots(self.cache_url, pool)
+
+    @property
+    def ttl_seconds(self) -> float:
+        return self.store.ttl_seconds
+
+    @ttl_seconds.setter
+    def ttl_seconds(self, value: float) -> None:
+        self.store.ttl_seconds = value
+
+    async def take(self, key: str, limit: int) -> str | None:
+        return await self.store.take(key, limit)
+
+    async def renew(self, key: str, token: str) -> None:
+        await self.store.renew(key, token)
+
+    async def give_back(self, key: str, token: str) -> None:
+        await self.store.give_back(key, token)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
 class GraphQLEdge:
     """``/graphql`` over HTTP and WebSocket for ``schema`` with the project's request rules."""
 
     def __init__(self, settings: Settings, schema: GraphQLSchema) -> None:
         self.settings = settings
-        self.connection_slots = open_connection_slots(settings.cache_url)
+        self.connection_slots = _AttachedSlots(settings.cache_url)
         self.persisted = PersistedQueries()
         # Trusted documents are what clients run through the gateway: checked against the
         # composed schema, with the same limits, whichever app registers them.
@@ -100,12 +132,14 @@ class GraphQLEdge:
 
     def attach(self, pool: asyncpg.Pool) -> None:
         """Back persisted queries with the pool (and Redis when configured): APQ documents
-        shared by the replicas, the trusted documents of persisted-only keys."""
+        shared by the replicas, the trusted documents of persisted-only keys, and the quota of
+        new documents per caller counted in Redis or PostgreSQL, so across every process."""
         cache_url = self.settings.cache_url
+        self.connection_slots.attach(pool)  # a user's sockets counted across every process
         self.persisted.attach(
             pool,
             open_keyvalue(cache_url) if cache_url else None,
-            open_limiter(cache_url, REGISTRATION_POLICY),
+            open_limiter(cache_url, REGISTRATION_POLICY, pool=pool),
         )
 
     async def close(self) -> None:

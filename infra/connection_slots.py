@@ -3,8 +3,10 @@
 With ``REVENGE_CACHE_URL`` set, a user's places live in Redis, so a limit of 20 sockets means
 20 across all gateway replicas, not 20 on each. A place is a member of a sorted set scored by
 its expiry: its holder renews it while the connection lives, and a replica that dies without
-giving places back leaves them for at most ``ttl_seconds``. Without Redis the count is this
-process's own, which is the whole truth for a single-process server.
+giving places back leaves them for at most ``ttl_seconds``. Without Redis they live in
+PostgreSQL (``connection_slots``, UNLOGGED) with the same expiry and renewal, so the processes of
+one ``revenge serve`` share one count. The in-process store is only for an app without a
+database (tests); its count is that process's own.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import time
 import uuid
 from typing import Protocol
 
+import asyncpg
+
 from infra.redis_client import redis_client
 
 __all__ = [
     "ConnectionSlots",
     "InProcessConnectionSlots",
+    "PostgresConnectionSlots",
     "RedisConnectionSlots",
     "open_connection_slots",
 ]
@@ -112,5 +117,60 @@ class RedisConnectionSlots:
         await self._redis.aclose()
 
 
-def open_connection_slots(cache_url: str | None) -> ConnectionSlots:
-    return RedisConnectionSlots(cache_url) if cache_url else InProcessConnectionSlots()
+class PostgresConnectionSlots:
+    """Places as rows of ``connection_slots``. A take holds a transaction-scoped advisory lock on
+    its key, drops the key's lapsed places, counts and inserts: takes for one key from any
+    process run one after the other, so the limit holds however many arrive at once."""
+
+    def __init__(self, pool: asyncpg.Pool, ttl_seconds: float = 60.0) -> None:
+        self._pool = pool
+        self.ttl_seconds = ttl_seconds
+
+    async def take(self, key: str, limit: int) -> str | None:
+        token = uuid.uuid4()
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('slots:' || $1, 0))", key
+            )
+            await conn.execute(
+                "DELETE FROM connection_slots WHERE key = $1 AND expires_at <= now()", key
+            )
+            taken = await conn.fetchval("SELECT count(*) FROM connection_slots WHERE key = $1", key)
+            if taken >= limit:
+                return None
+            await conn.execute(
+                "INSERT INTO connection_slots (key, token, expires_at) "
+                "VALUES ($1, $2, now() + make_interval(secs => $3))",
+                key,
+                token,
+                self.ttl_seconds,
+            )
+        return token.hex
+
+    async def renew(self, key: str, token: str) -> None:
+        # A lapsed place stays lapsed (the next take may already have counted it free).
+        await self._pool.execute(
+            "UPDATE connection_slots SET expires_at = now() + make_interval(secs => $3) "
+            "WHERE key = $1 AND token = $2 AND expires_at > now()",
+            key,
+            uuid.UUID(token),
+            self.ttl_seconds,
+        )
+
+    async def give_back(self, key: str, token: str) -> None:
+        await self._pool.execute(
+            "DELETE FROM connection_slots WHERE key = $1 AND token = $2", key, uuid.UUID(token)
+        )
+
+    async def close(self) -> None:
+        return None  # the pool belongs to the lifespan
+
+
+def open_connection_slots(cache_url: str | None, pool: asyncpg.Pool | None) -> ConnectionSlots:
+    """Redis when configured, else PostgreSQL: one count for every process. In-process only
+    without a pool."""
+    if cache_url:
+        return RedisConnectionSlots(cache_url)
+    if pool is not None:
+        return PostgresConnectionSlots(pool)
+    return InProcessConnectionSlots()

@@ -6,11 +6,14 @@ A key's history (and so its lockout level) is forgotten after ``forget_after_sec
 a failure, or at once on ``record_success``. Callers ask ``check`` before doing expensive work
 (a password verify) and refuse with ``RATE_LIMITED`` while it returns more than zero.
 
-Two implementations share the ``FailureLimiter`` protocol: in-process (a bounded dict, oldest
-entries evicted first) for one node, and Redis (one Lua script per failure, so concurrent
-replicas count atomically; keys expire on their own) when ``REVENGE_CACHE_URL`` is set.
-Time comes from an injectable clock; Redis stores wall-clock seconds, so replicas should
-keep their clocks in sync (NTP), which they need for token expiry anyway.
+Three implementations share the ``FailureLimiter`` protocol: Redis (one Lua script per failure,
+so concurrent replicas count atomically; keys expire on their own) when ``REVENGE_CACHE_URL`` is
+set; otherwise PostgreSQL (an UNLOGGED table, one row per key updated under its row lock with the
+very same ``_fail``), so the processes of one ``revenge serve`` count one lockout together
+instead of each granting its own five tries; in-process (a bounded dict, oldest entries evicted
+first) only where there is no database (tests, tools). Time comes from an injectable clock;
+Redis and PostgreSQL store wall-clock seconds, so replicas should keep their clocks in sync
+(NTP), which they need for token expiry anyway.
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import asyncpg
+
 from infra.redis_client import redis_client
 
 __all__ = [
     "FailureLimiter",
     "InProcessLimiter",
     "LockoutPolicy",
+    "PostgresLimiter",
     "RedisLimiter",
     "open_limiter",
 ]
@@ -218,13 +224,94 @@ class RedisLimiter:
         await self._redis.aclose()
 
 
+_LIMIT_ENSURE = "INSERT INTO failure_limits (key) VALUES ($1) ON CONFLICT (key) DO NOTHING"
+_LIMIT_LOCK = (
+    "SELECT failures, window_start, locked_until, level, last_failure "
+    "FROM failure_limits WHERE key = $1 FOR UPDATE"
+)
+_LIMIT_WRITE = (
+    "UPDATE failure_limits SET failures = $2, window_start = $3, locked_until = $4, level = $5, "
+    "last_failure = $6, expires_at = $7 WHERE key = $1"
+)
+
+
+class PostgresLimiter:
+    """Shared by every process on one database: a row per key in ``failure_limits``.
+
+    A failure is one transaction: make sure the row exists, lock it (``FOR UPDATE``), apply
+    ``_fail`` and write it back, so failures from several processes at once are all counted and
+    none is lost to a read-modify-write race. Expired rows are swept every ``sweep_every``
+    failures recorded by this instance.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        policy: LockoutPolicy | None = None,
+        *,
+        clock: Clock = time.time,
+        sweep_every: int = 1000,
+    ) -> None:
+        self._pool = pool
+        self._policy = policy or LockoutPolicy()
+        self._clock = clock
+        self._sweep_every = sweep_every
+        self._failures = 0
+
+    def _expires_at(self, state: _State) -> float:
+        return max(state.locked_until, state.last_failure) + self._policy.forget_after_seconds
+
+    async def check(self, key: str) -> float:
+        now = self._clock()
+        row = await self._pool.fetchrow(
+            "SELECT locked_until, expires_at FROM failure_limits WHERE key = $1", key
+        )
+        if row is None or now >= row["expires_at"]:
+            return 0.0
+        return max(0.0, float(row["locked_until"]) - now)
+
+    async def record_failure(self, key: str) -> float:
+        now = self._clock()
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_LIMIT_ENSURE, key)
+            row = await conn.fetchrow(_LIMIT_LOCK, key)
+            state = _State(**dict(row)) if row is not None else _State()
+            if now >= self._expires_at(state):
+                state = _State()
+            _fail(state, now, self._policy)
+            await conn.execute(
+                _LIMIT_WRITE,
+                key,
+                state.failures,
+                state.window_start,
+                state.locked_until,
+                state.level,
+                state.last_failure,
+                self._expires_at(state),
+            )
+        self._failures += 1
+        if self._failures % self._sweep_every == 0:
+            await self._pool.execute("DELETE FROM failure_limits WHERE expires_at <= $1", now)
+        return max(0.0, state.locked_until - now)
+
+    async def record_success(self, key: str) -> None:
+        await self._pool.execute("DELETE FROM failure_limits WHERE key = $1", key)
+
+    async def close(self) -> None:
+        return None  # the pool belongs to the lifespan
+
+
 def open_limiter(
     cache_url: str | None,
     policy: LockoutPolicy | None = None,
     *,
+    pool: asyncpg.Pool | None,
     clock: Clock = time.time,
 ) -> FailureLimiter:
-    """Redis when a cache URL is configured (replicas share lockouts), in-process otherwise."""
+    """Redis when a cache URL is configured, else PostgreSQL: either way every process and
+    replica shares one count. In-process only without a pool (no database at all)."""
     if cache_url:
         return RedisLimiter(cache_url, policy, clock=clock)
+    if pool is not None:
+        return PostgresLimiter(pool, policy, clock=clock)
     return InProcessLimiter(policy, clock=clock)

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 import redis.asyncio as redis
 
@@ -13,16 +14,21 @@ from infra.ratelimit import (
     FailureLimiter,
     InProcessLimiter,
     LockoutPolicy,
+    PostgresLimiter,
     RedisLimiter,
     open_limiter,
 )
 from tests.support.clock import T0, Clock
 
 
-@pytest.fixture(params=["in-process", "redis"])
-async def limiter(request: pytest.FixtureRequest, clock: Clock) -> AsyncIterator[FailureLimiter]:
-    if request.param == "redis":
-        made: FailureLimiter = RedisLimiter(request.getfixturevalue("redis_url"), clock=clock)
+@pytest.fixture(params=["in-process", "redis", "postgres"])
+async def limiter(
+    request: pytest.FixtureRequest, clock: Clock, pool: asyncpg.Pool
+) -> AsyncIterator[FailureLimiter]:
+    if request.param == "postgres":
+        made: FailureLimiter = PostgresLimiter(pool, clock=clock)
+    elif request.param == "redis":
+        made = RedisLimiter(request.getfixturevalue("redis_url"), clock=clock)
     else:
         made = InProcessLimiter(clock=clock)
     yield made
@@ -178,11 +184,13 @@ async def test_the_in_process_limiter_drops_expired_entries(clock: Clock) -> Non
     assert len(limiter) == 1
 
 
-async def test_open_limiter_picks_redis_only_with_a_cache_url(redis_url: str) -> None:
-    in_process = open_limiter(None)
-    shared = open_limiter(redis_url)
+async def test_open_limiter_picks_redis_then_postgres(redis_url: str, pool: asyncpg.Pool) -> None:
+    in_process = open_limiter(None, pool=None)
+    on_database = open_limiter(None, pool=pool)
+    shared = open_limiter(redis_url, pool=pool)
 
     assert isinstance(in_process, InProcessLimiter)
+    assert isinstance(on_database, PostgresLimiter)
     assert isinstance(shared, RedisLimiter)
     await in_process.close()
     await shared.close()
