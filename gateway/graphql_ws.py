@@ -67,6 +67,10 @@ class GraphQLTransportWS:
         self.max_operations = max_operations
         # Sockets still waiting for connection_init, overall and per client address (0: no
         # limit): one more is closed at once with 4429, before it can sit out the timeout.
+        # Counted per process on purpose: the caps guard this process's own sockets and memory
+        # for at most connection_init_timeout, so N processes admit at most N times the cap
+        # from one address, each still bounded; sharing the count would put a database write
+        # in front of every unauthenticated handshake, a cost an attacker could multiply.
         self.max_pending = max_pending
         self.max_pending_per_address = max_pending_per_address
         self.pending = 0
@@ -76,8 +80,9 @@ class GraphQLTransportWS:
         # Hashed documents (APQ, trusted documents): the same rules as over HTTP.
         self.persisted = persisted if persisted is not None else PersistedQueries()
         self.context_factory = context_factory
-        # Open sockets per signed-in user (0: no limit), counted across replicas when the slots
-        # live in Redis. A user over the limit is refused at connection_init with 4429.
+        # Open sockets per signed-in user (0: no limit), counted across processes and replicas
+        # (the slots live in Redis or PostgreSQL; see infra/connection_slots.py). A user over
+        # the limit is refused at connection_init with 4429.
         self.max_connections_per_user = max_connections_per_user
         self.connection_slots = connection_slots or InProcessConnectionSlots()
         self.allowed_origins = frozenset(origin.rstrip("/").lower() for origin in allowed_origins)

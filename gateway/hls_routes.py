@@ -146,7 +146,9 @@ async def lookup_signed_hls(app: Starlette, key: tuple[str, ...]) -> StreamFile 
 
 
 async def _cached_session(request: Request, session_id: uuid.UUID) -> TranscodeSession | None:
-    """Sessions change only when they stop; a player asks every few seconds."""
+    """Sessions change only when they stop; a player asks every few seconds. Safe per process:
+    a stop made through another process reaches this one within ``_SESSION_CACHE_SECONDS``
+    (segments answer 410 from then), and the worker's run ends with the session's lease anyway."""
     cache: dict[uuid.UUID, tuple[float, TranscodeSession | None]] = (
         request.app.state.__dict__.setdefault("hls_sessions", {})
     )

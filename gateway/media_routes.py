@@ -170,7 +170,13 @@ class SignedLookups:
     up again the same way, in the background, during its last ``REFRESH_AHEAD_SECONDS``: a
     player busy seeking never meets an expired entry. A lookup that refuses the URL
     (``Forbidden``) or finds nothing (file hidden or gone) removes the entry; one that fails
-    otherwise leaves it to expire."""
+    otherwise leaves it to expire.
+
+    Safe per process, with several ``revenge serve`` processes: an entry is a copy of what the
+    database said at most ``SIGNED_LOOKUP_SECONDS`` ago (a refresh asks the database again), and
+    each process verifies the URL's signature itself, so a revocation made through any process
+    holds on every process within that bound; sharing the entries would save one lookup per
+    process per URL, not make anything correct that is not already."""
 
     def __init__(
         self,

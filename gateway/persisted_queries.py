@@ -8,7 +8,12 @@ stored document, or is answered ``PersistedQueryNotFound`` (``extensions.code``
 query with its hash, which stores it once the document validates. A hash that is not the SHA-256
 of its query, an unknown version, or a document over the size cap is HTTP 400. Documents are
 content-addressed, so they are cached without expiry: an in-process LRU, then Redis when
-``REVENGE_CACHE_URL`` is set, then PostgreSQL.
+``REVENGE_CACHE_URL`` is set, then PostgreSQL. The LRU is safe per process, even with several
+``revenge serve`` processes: a hash names one text for ever, so a cached copy is never stale and
+a process that lacks one asks PostgreSQL, where every process stores. The quota of new documents
+per caller (``REGISTRATIONS_PER_HOUR``) is counted in Redis or PostgreSQL (``attach``), so
+across every process; it is a soft quota (a check, then a count), so callers racing past it
+store at most a few more.
 
 Trusted documents: an API key marked "persisted only" runs its client's registered, unrevoked
 documents and nothing else. It names one by ``extensions.persistedQuery.sha256Hash`` or a

@@ -5,6 +5,13 @@ For facts that change every few seconds and that every replica may ask for on ev
 cost that matters. Values expire on their own: a writer that dies leaves nothing behind for
 longer than its ``ttl``. The in-process store only knows what this process wrote, so callers
 treat a miss as "ask the database".
+
+Safe per process when several ``revenge serve`` processes run without Redis; each caller was
+checked: the session → worker map (``resolvers.playback.transcodes``) is written by this
+process's own transcoder, a miss asks PostgreSQL, and a stale hit (the run moved or ended) is
+found out by the worker (``_RunEnded`` locally, 503 from a peer), forgotten, and asked of
+PostgreSQL. Persisted queries open a key-value store only with Redis (their documents are in
+PostgreSQL behind an in-process LRU).
 """
 
 from __future__ import annotations

@@ -8,6 +8,14 @@ seconds with one ``UPDATE … FROM unnest(…)`` on ``playback_sessions`` and on
 CONFLICT`` on ``user_data``, whatever the number of sessions. A scrobble (the played threshold
 crossed) is flushed at once, so a play is never lost; ``close`` flushes what is left, so a clean
 stop loses nothing and a crash loses at most one interval of positions.
+
+Several processes may each hold reports of one session (a client's requests land on any of
+them). Each report carries the client's time (``reportedAt``, else the time it arrived), and
+``playback_sessions.reported_at`` keeps the time of the newest report applied: the flush writes
+a report's position only when it is at least as new, under the row lock of its ``UPDATE``, so
+the newest report wins whichever process flushes last. Plays are counted whatever the order.
+The ownership cache is safe per process: owner, profile and item never change for a session, and
+a stop made elsewhere shows in the flush's ``RETURNING`` (the session refuses reports from then).
 """
 
 from __future__ import annotations
@@ -25,7 +33,12 @@ from infra.background import cancel_and_wait
 from infra.bus import EventBus
 from infra.errors import BadUserInput, NotFound
 from resolvers.playback.leases import publish_playback
-from resolvers.playback.progress import DURATION_SLACK_MS, Progress, check_heartbeat
+from resolvers.playback.progress import (
+    DURATION_SLACK_MS,
+    Progress,
+    check_heartbeat,
+    checked_report_time,
+)
 from resolvers.playback.resume import ResumeRules, resume_state
 from resolvers.playback.sessions import TOPIC, Viewer, _event
 
@@ -45,13 +58,24 @@ _OWNER_SQL = (
     "WHERE s.id = $1"
 )
 
+# A report at least as new as the newest applied (by the client's time) moves the session; an
+# older one, flushed late by another process, only adds its play. ``last_heartbeat_at`` (the
+# lease) takes the latest arrival either way.
+_NEWER = "(s.reported_at IS NULL OR v.reported_at >= s.reported_at)"
 _SESSIONS_SQL = (
-    "UPDATE playback_sessions AS s SET position_ms = v.position_ms, is_paused = v.is_paused, "
-    "is_scrobbled = s.is_scrobbled OR v.played, last_heartbeat_at = v.at, "
-    "buffered_ms = coalesce(v.buffered_ms, s.buffered_ms) "
-    "FROM unnest($1::uuid[], $2::bigint[], $3::boolean[], $4::boolean[], $5::timestamptz[], "
-    "$6::bigint[]) AS v(id, position_ms, is_paused, played, at, buffered_ms) "
-    "WHERE s.id = v.id AND s.stopped_at IS NULL RETURNING s.id"
+    f"UPDATE playback_sessions AS s SET "
+    f"position_ms = CASE WHEN {_NEWER} THEN v.position_ms ELSE s.position_ms END, "
+    f"is_paused = CASE WHEN {_NEWER} THEN v.is_paused ELSE s.is_paused END, "
+    f"buffered_ms = CASE WHEN {_NEWER} THEN coalesce(v.buffered_ms, s.buffered_ms) "
+    f"ELSE s.buffered_ms END, "
+    f"is_scrobbled = s.is_scrobbled OR v.played, "
+    f"last_heartbeat_at = greatest(s.last_heartbeat_at, v.at), "
+    f"reported_at = greatest(s.reported_at, v.reported_at) "
+    f"FROM unnest($1::uuid[], $2::bigint[], $3::boolean[], $4::boolean[], $5::timestamptz[], "
+    f"$6::bigint[], $7::timestamptz[]) "
+    f"AS v(id, position_ms, is_paused, played, at, buffered_ms, reported_at) "
+    f"WHERE s.id = v.id AND s.stopped_at IS NULL "
+    f"RETURNING s.id, s.reported_at = v.reported_at AS applied"
 )
 
 _USER_DATA_SQL = (
@@ -63,10 +87,12 @@ _USER_DATA_SQL = (
     "JOIN media_items AS i ON i.id = v.item_id JOIN profiles AS p ON p.id = v.profile_id "
     "ORDER BY v.profile_id, v.item_id "
     "ON CONFLICT (profile_id, item_id) DO UPDATE SET "
-    "position_ms = EXCLUDED.position_ms, "
+    # No time: the session kept a newer report (flushed by another process); only plays count.
+    "position_ms = CASE WHEN EXCLUDED.last_played_at IS NULL THEN user_data.position_ms "
+    "ELSE EXCLUDED.position_ms END, "
     "is_played = user_data.is_played OR EXCLUDED.is_played, "
     "play_count = user_data.play_count + EXCLUDED.play_count, "
-    "last_played_at = EXCLUDED.last_played_at"
+    "last_played_at = coalesce(EXCLUDED.last_played_at, user_data.last_played_at)"
 )
 
 
@@ -94,7 +120,8 @@ class _Pending:
     is_paused: bool
     played: bool
     plays: int
-    at: datetime
+    at: datetime  # when it arrived (renews the lease)
+    reported_at: datetime  # the client's time, which orders reports of one session
     buffered_ms: int | None
 
 
@@ -190,9 +217,14 @@ class HeartbeatCoalescer:
         position_ms: int,
         is_paused: bool | None = None,
         buffered_ms: int | None = None,
+        reported_at: datetime | None = None,
     ) -> Progress:
-        """A heartbeat: validated and judged now, written at the next flush."""
+        """A heartbeat: validated and judged now, written at the next flush. ``reported_at``
+        is the client's time of the report (default: now); a time ahead of the server's counts
+        as now, so a fast clock cannot freeze a session's position."""
         check_heartbeat(position_ms, buffered_ms)
+        reported = checked_report_time(reported_at)
+        arrived = datetime.now(UTC)
         owned = await self._owner(session_id)
         if owned.user_id != viewer.user_id or owned.profile_id != viewer.profile_id:
             raise NotFound("no such playback session", argument="sessionId")
@@ -213,18 +245,25 @@ class HeartbeatCoalescer:
         owned.is_scrobbled = owned.is_scrobbled or state.is_played
         owned.seen = time.monotonic()
         earlier = self._pending.get(session_id)
-        self._pending[session_id] = _Pending(
-            owned=owned,
-            position_ms=position_ms,
-            resume_ms=state.position_ms,
-            is_paused=paused,
-            played=state.is_played or (earlier is not None and earlier.played),
-            plays=(1 if scrobble else 0) + (earlier.plays if earlier is not None else 0),
-            at=datetime.now(UTC),
-            buffered_ms=buffered_ms
-            if buffered_ms is not None
-            else (earlier.buffered_ms if earlier is not None else None),
-        )
+        if earlier is not None and earlier.reported_at > reported:
+            # A newer report of this session is already pending: keep its position.
+            earlier.played = earlier.played or state.is_played
+            earlier.plays += 1 if scrobble else 0
+            earlier.at = arrived
+        else:
+            self._pending[session_id] = _Pending(
+                owned=owned,
+                position_ms=position_ms,
+                resume_ms=state.position_ms,
+                is_paused=paused,
+                played=state.is_played or (earlier is not None and earlier.played),
+                plays=(1 if scrobble else 0) + (earlier.plays if earlier is not None else 0),
+                at=arrived,
+                reported_at=reported,
+                buffered_ms=buffered_ms
+                if buffered_ms is not None
+                else (earlier.buffered_ms if earlier is not None else None),
+            )
         for kind in events:
             await publish_playback(
                 self.bus, TOPIC, _event(kind, viewer, session_id, owned.item_id, position_ms)
@@ -262,31 +301,21 @@ class HeartbeatCoalescer:
                 await self._write(batch)
             except BaseException:
                 for session_id, entry in batch.items():  # newer heartbeats win over these
-                    newer = self._pending.get(session_id)
-                    if newer is None:
+                    since = self._pending.get(session_id)
+                    if since is not None and since.reported_at < entry.reported_at:
+                        entry, since = since, entry  # arrived later, reported earlier
+                    if since is None:
                         self._pending[session_id] = entry
                     else:
-                        newer.played = newer.played or entry.played
-                        newer.plays += entry.plays
+                        since.played = since.played or entry.played
+                        since.plays += entry.plays
+                        self._pending[session_id] = since
                 raise
             self.flushes += 1
             return len(batch)
 
     async def _write(self, batch: dict[uuid.UUID, _Pending]) -> None:
         ids = sorted(batch)  # one lock order for every writer
-        # Two sessions of one profile on one item are one user_data row: the latest wins the
-        # position, a play from either counts.
-        per_item: dict[tuple[uuid.UUID, uuid.UUID], _Pending] = {}
-        plays: dict[tuple[uuid.UUID, uuid.UUID], tuple[bool, int]] = {}
-        for session_id in ids:
-            entry = batch[session_id]
-            key = (entry.owned.profile_id, entry.owned.item_id)
-            kept = per_item.get(key)
-            if kept is None or entry.at >= kept.at:
-                per_item[key] = entry
-            played, count = plays.get(key, (False, 0))
-            plays[key] = (played or entry.played, count + entry.plays)
-        rows = list(per_item.items())
         async with self.pool.acquire() as conn, conn.transaction():
             live = await conn.fetch(
                 _SESSIONS_SQL,
@@ -296,7 +325,27 @@ class HeartbeatCoalescer:
                 [batch[s].played for s in ids],
                 [batch[s].at for s in ids],
                 [batch[s].buffered_ms for s in ids],
+                [batch[s].reported_at for s in ids],
             )
+            # A session that kept a newer report leaves the resume position alone; one stopped
+            # meanwhile still gets its last position, as before it stopped.
+            stale = {row["id"] for row in live if not row["applied"]}
+            # Two sessions of one profile on one item are one user_data row: the latest wins the
+            # position, a play from either counts.
+            per_item: dict[tuple[uuid.UUID, uuid.UUID], _Pending | None] = {}
+            plays: dict[tuple[uuid.UUID, uuid.UUID], tuple[bool, int]] = {}
+            for session_id in ids:
+                entry = batch[session_id]
+                key = (entry.owned.profile_id, entry.owned.item_id)
+                kept = per_item.get(key)
+                if session_id not in stale and (kept is None or entry.at >= kept.at):
+                    per_item[key] = entry
+                else:
+                    per_item.setdefault(key, None)
+                played, count = plays.get(key, (False, 0))
+                plays[key] = (played or entry.played, count + entry.plays)
+            rows = [(key, entry or _first(batch, ids, key)) for key, entry in per_item.items()]
+            moves = {key for key, entry in per_item.items() if entry is not None}
             await conn.execute(
                 _USER_DATA_SQL,
                 [entry.owned.user_id for _, entry in rows],
@@ -305,7 +354,7 @@ class HeartbeatCoalescer:
                 [entry.resume_ms for _, entry in rows],
                 [plays[key][0] for key, _ in rows],
                 [plays[key][1] for key, _ in rows],
-                [entry.at for _, entry in rows],
+                [entry.at if key in moves else None for key, entry in rows],
             )
         self.statements += 2
         # A session that ended elsewhere (its lease lapsed, another replica stopped or replaced
@@ -314,3 +363,10 @@ class HeartbeatCoalescer:
         for session_id in ids:
             if session_id not in still_live and (owned := self._owned.get(session_id)):
                 owned.is_stopped = True
+
+
+def _first(
+    batch: dict[uuid.UUID, _Pending], ids: list[uuid.UUID], key: tuple[uuid.UUID, uuid.UUID]
+) -> _Pending:
+    """Any entry of ``key`` in the batch: its user and ids, when none of them moves the row."""
+    return next(batch[s] for s in ids if (batch[s].owned.profile_id, batch[s].owned.item_id) == key)

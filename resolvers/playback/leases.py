@@ -115,7 +115,12 @@ async def limit_problem(
 
 
 async def reap_expired(pool: asyncpg.Pool, lease_seconds: int) -> list[asyncpg.Record]:
-    """End every live session whose lease lapsed; returns the sessions this call ended."""
+    """End every live session whose lease lapsed; returns the sessions this call ended.
+
+    Exactly once with several processes reaping at once: one ``UPDATE … WHERE stopped_at IS
+    NULL``; a second reaper's update waits on the row lock, re-reads the row (read committed),
+    finds it stopped and skips it, so each session is returned, and its event published
+    (``LeaseReaper.reap``), by one caller only."""
     rows: list[asyncpg.Record] = await pool.fetch(
         "UPDATE playback_sessions SET stopped_at = now(), stop_reason = 'expired' "
         "WHERE stopped_at IS NULL AND last_heartbeat_at < now() - make_interval(secs => $1) "

@@ -315,7 +315,8 @@ async def report_member(
 
 async def release_lapsed_waits(pool: asyncpg.Pool, now: datetime | None = None) -> list[Party]:
     """Start the parties whose wait for ready players has lapsed; returns them, each handed
-    to exactly one caller even when every replica runs this at once."""
+    to exactly one caller even when every replica runs this at once: the ``UPDATE`` re-checks
+    ``play_when_ready`` on the row it locks, so a second caller skips a party the first started."""
     at = _now(now)
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -24,6 +25,7 @@ __all__ = [
     "MAX_BUFFERED_MS",
     "Progress",
     "check_heartbeat",
+    "checked_report_time",
     "report_progress",
     "stop_playback",
 ]
@@ -51,6 +53,17 @@ def check_heartbeat(position_ms: int, buffered_ms: int | None) -> None:
         raise BadUserInput("bufferedMs is out of range", argument="bufferedMs")
 
 
+def checked_report_time(reported_at: datetime | None) -> datetime:
+    """The time a report orders by: the client's, never later than now (a fast clock must not
+    freeze a session's position), or now when it sent none."""
+    now = datetime.now(UTC)
+    if reported_at is None:
+        return now
+    if reported_at.tzinfo is None:
+        raise BadUserInput("reportedAt needs a time zone offset", argument="reportedAt")
+    return min(reported_at, now)
+
+
 async def _owned_session(
     conn: asyncpg.Connection, viewer: Viewer, session_id: uuid.UUID
 ) -> asyncpg.Record:
@@ -75,9 +88,14 @@ async def report_progress(
     is_paused: bool | None = None,
     buffered_ms: int | None = None,
     rules: ResumeRules = ResumeRules(),
+    reported_at: datetime | None = None,
 ) -> Progress:
-    """A heartbeat: store the position on the session and the profile's watch state."""
+    """A heartbeat: store the position on the session and the profile's watch state. As in the
+    coalescer, a report older (by ``reported_at``, the client's time; default now) than the
+    newest applied to the session counts its play but moves nothing: reports of one session
+    may reach different processes out of order."""
     check_heartbeat(position_ms, buffered_ms)
+    reported = checked_report_time(reported_at)
     events = []
     async with pool.acquire() as conn, conn.transaction():
         session = await _owned_session(conn, viewer, session_id)
@@ -89,22 +107,30 @@ async def report_progress(
         state = resume_state(position_ms, duration, rules)
         scrobble = state.is_played and not session["is_scrobbled"]
         paused = session["is_paused"] if is_paused is None else is_paused
+        # The session row is locked (FOR UPDATE in _owned_session), so reported_at is current.
+        newer = session["reported_at"] is None or reported >= session["reported_at"]
+        if not newer:
+            paused = session["is_paused"]
         await conn.execute(
-            "UPDATE playback_sessions SET position_ms = $2, is_paused = $3, "
-            "is_scrobbled = is_scrobbled OR $4, buffered_ms = coalesce($5, buffered_ms), "
-            "last_heartbeat_at = now() WHERE id = $1",
+            "UPDATE playback_sessions SET "
+            "position_ms = CASE WHEN $6 THEN $2 ELSE position_ms END, is_paused = $3, "
+            "is_scrobbled = is_scrobbled OR $4, "
+            "buffered_ms = CASE WHEN $6 THEN coalesce($5, buffered_ms) ELSE buffered_ms END, "
+            "reported_at = greatest(reported_at, $7), last_heartbeat_at = now() WHERE id = $1",
             session_id,
             position_ms,
             paused,
             state.is_played,
             buffered_ms,
+            newer,
+            reported,
         )
         await conn.execute(
             "INSERT INTO user_data "
             "(user_id, profile_id, item_id, position_ms, is_played, play_count, last_played_at) "
             "VALUES ($1, $2, $3, $4, $5, $6, now()) "
             "ON CONFLICT (profile_id, item_id) DO UPDATE SET "
-            "position_ms = EXCLUDED.position_ms, "
+            "position_ms = CASE WHEN $7 THEN EXCLUDED.position_ms ELSE user_data.position_ms END, "
             "is_played = user_data.is_played OR EXCLUDED.is_played, "
             "play_count = user_data.play_count + EXCLUDED.play_count, "
             "last_played_at = now()",
@@ -114,6 +140,7 @@ async def report_progress(
             state.position_ms,
             state.is_played,
             1 if scrobble else 0,
+            newer,
         )
         if paused != session["is_paused"]:
             events.append("paused" if paused else "resumed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -150,12 +151,25 @@ class Mutation(PartyMutation):
         position_ms: int,
         is_paused: bool | None = None,
         buffered_ms: int | None = None,
+        reported_at: Annotated[
+            datetime.datetime | None,
+            strawberry.argument(
+                description="When the player took this report, by its clock (with an offset); "
+                "default: when the server receives it. Of two reports of one session, the "
+                "newer by this time wins, whatever order they arrive in."
+            ),
+        ] = None,
     ) -> PlaybackProgress:
         viewer = await require_viewer(info)
         heartbeats: HeartbeatCoalescer | None = info.context.services.get("heartbeats")
         if heartbeats is not None:
             progress = await heartbeats.record(
-                parse_id(session_id, "sessionId"), viewer, position_ms, is_paused, buffered_ms
+                parse_id(session_id, "sessionId"),
+                viewer,
+                position_ms,
+                is_paused,
+                buffered_ms,
+                reported_at,
             )
         else:
             progress = await report_progress(
@@ -167,6 +181,7 @@ class Mutation(PartyMutation):
                 is_paused,
                 buffered_ms,
                 info.context.services.get("resume_rules", ResumeRules()),
+                reported_at,
             )
         return PlaybackProgress(
             session_id=strawberry.ID(str(progress.session_id)),

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from infra.bus import InProcessBus
+from infra.database import create_pool
 from infra.errors import Forbidden, RateLimited
 from loaders.visibility import EVERYTHING
 from resolvers.playback.parties import PRESENCE_SECONDS, join_party, leave_party
@@ -224,3 +225,22 @@ async def test_an_older_state_arriving_late_is_dropped_and_a_late_message_carrie
         ("party.pause", "paused", paused.version),
         ("party.message", "paused", paused.version),  # the message, with the newest state
     ]
+
+
+async def test_two_processes_releasing_at_once_start_a_lapsed_party_once(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    joined, ann, bob, _ = await start(pool)
+    await report_member(pool, bob, joined.id, 0, False, now=T0 + timedelta(seconds=1))
+    await command(pool, ann, joined.id, "play", now=T0 + timedelta(seconds=2))
+    other_pool = await create_pool(database_url, 1, 2)
+    try:
+        at = T0 + timedelta(seconds=17)
+        here, there = await asyncio.gather(
+            release_lapsed_waits(pool, at), release_lapsed_waits(other_pool, at)
+        )
+    finally:
+        await other_pool.close()
+
+    assert sorted([len(here), len(there)]) == [0, 1]
+    assert [party.id for party in here + there] == [joined.id]
