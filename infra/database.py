@@ -25,6 +25,7 @@ __all__ = [
     "Database",
     "EmbeddedPostgres",
     "database_unavailable",
+    "log_failure",
     "open_database",
     "start_embedded_postgres",
 ]
@@ -144,7 +145,7 @@ def database_unavailable(error: BaseException) -> bool:
     """Whether ``error`` means PostgreSQL cannot be reached right now (an outage the caller may
     retry, answered 503 ``UNAVAILABLE``) rather than a fault of ours. An ``OSError`` counts only
     when asyncpg raised it (its frames are in the traceback): a missing media file does not."""
-    if isinstance(error, _UNAVAILABLE | BusUnavailable):
+    if isinstance(error, (*_UNAVAILABLE, BusUnavailable)):
         return True
     if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
         return True
@@ -155,3 +156,12 @@ def database_unavailable(error: BaseException) -> bool:
                 return True
             traceback = traceback.tb_next
     return False
+
+
+def log_failure(logger: Any, event: str, error: BaseException, **fields: Any) -> None:
+    """A background loop's failed round: a warning without a traceback while PostgreSQL is
+    unreachable (each round would repeat it until the server is back), else the traceback."""
+    if database_unavailable(error):
+        logger.warning(event, database="unavailable", error=repr(error), **fields)
+    else:
+        logger.error(event, exc_info=error, **fields)

@@ -31,6 +31,7 @@ import structlog
 
 from infra.background import cancel_and_wait
 from infra.bus import EventBus
+from infra.database import log_failure
 from infra.errors import BadUserInput, NotFound
 from resolvers.playback.leases import publish_playback
 from resolvers.playback.progress import (
@@ -165,8 +166,8 @@ class HeartbeatCoalescer:
             await asyncio.sleep(self.interval)
             try:
                 await self.flush()
-            except Exception:  # the entries went back; the next round retries them
-                log.exception("heartbeat flush failed", pending=len(self._pending))
+            except Exception as error:  # the entries went back; the next round retries them
+                log_failure(log, "heartbeat flush failed", error, pending=len(self._pending))
             self._evict_idle()
 
     # -- recording ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import structlog
 from infra.authz.service import VisibilityFilter
 from infra.background import cancel_and_wait
 from infra.bus import EventBus
+from infra.database import log_failure
 from infra.server_events import publish_server_event
 from infra.settings import Settings
 from loaders.visibility import visibility_conditions
@@ -186,8 +187,8 @@ class LeaseReaper:
             await asyncio.sleep(self.lease_seconds / 4)
             try:
                 reaped = await self.reap()
-            except Exception:
-                log.exception("reaping expired playback sessions failed")
+            except Exception as error:
+                log_failure(log, "reaping expired playback sessions failed", error)
                 continue
             if reaped:
                 log.info("expired playback sessions ended", count=reaped)

@@ -20,6 +20,7 @@ import structlog
 
 from infra.background import cancel_and_wait
 from infra.bus import EventBus
+from infra.database import log_failure
 from infra.errors import BadUserInput, Forbidden, RateLimited
 from resolvers.playback.parties import (
     MIN_START_LEAD_MS,
@@ -361,5 +362,5 @@ class PartyWaits:
             await asyncio.sleep(self.INTERVAL_SECONDS)
             try:
                 await self.release()
-            except Exception:
-                log.exception("releasing lapsed watch-party waits failed")
+            except Exception as error:
+                log_failure(log, "releasing lapsed watch-party waits failed", error)
