@@ -1,13 +1,13 @@
 // Composes subgraph SDLs with @theguild/federation-composition (a real federation composer).
-// stdin: [{"name": ..., "sdl": ...}]; stdout: {"errors": [...], "publicSdl": ..., "supergraphSdl": ...}
+// stdin: [{"name": ..., "sdl": ..., "url"?: ...}] (url: where a router reaches it); stdout: {"errors": [...], "publicSdl": ..., "supergraphSdl": ...}
 import { composeServices } from '@theguild/federation-composition';
 import { parse } from 'graphql';
 
 let input = '';
 for await (const chunk of process.stdin) input += chunk;
-const services = JSON.parse(input).map(({ name, sdl }) => ({
+const services = JSON.parse(input).map(({ name, sdl, url }) => ({
   name,
-  url: `http://${name}.invalid/graphql`,
+  url: url ?? `http://${name}.invalid/graphql`,
   typeDefs: parse(sdl),
 }));
 const result = composeServices(services);
