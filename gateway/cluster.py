@@ -65,13 +65,18 @@ class ClusterView:
 
     index: int
     size: int
-    ready: Any  # multiprocessing RawArray('q', size)
+    ready: Any  # multiprocessing RawArray('q', size + 1); the last slot: 1 once all were up
 
     def mark_ready(self) -> None:
         self.ready[self.index] = os.getpid()
 
     def ready_count(self) -> int:
-        return sum(1 for pid in self.ready[:] if pid)
+        return sum(1 for pid in self.ready[: self.size] if pid)
+
+    @property
+    def serving(self) -> bool:
+        """Whether every process has been ready once (the supervisor said "serving")."""
+        return bool(self.ready[self.size])
 
 
 # A server process's body: (settings, libraries, its view of the cluster, the supervisor's pid).
@@ -134,7 +139,7 @@ class _Supervisor:
         self.libraries = libraries
         self.size = size
         self.context = multiprocessing.get_context("spawn")
-        self.ready = self.context.RawArray("q", size)
+        self.ready = self.context.RawArray("q", size + 1)
         self.processes: list[BaseProcess | None] = [None] * size
         self.started_at = [0.0] * size
         self.pauses = [0.0] * size
@@ -151,8 +156,10 @@ class _Supervisor:
             for index in range(self.size):
                 self._start(index, libraries=self.libraries if index == 0 else [])
             if not self._wait_all_ready():
-                self._stop_all()
-                return 1
+                stopped = self._stop_all()
+                # Asked to stop while starting: a clean stop. A process that could not start: 1.
+                return stopped if self.stopping.is_set() else 1
+            self.ready[self.size] = 1
             log.info(
                 "revenge is serving",
                 url=f"http://{self.settings.server_host}:{self.settings.server_port}/",
@@ -243,6 +250,9 @@ class _Supervisor:
                 process.kill()
                 process.join(5)
         codes = [p.exitcode for p in running]
+        for process in running:
+            if process.exitcode != 0:
+                log.warning("a server process stopped on an error", exit_code=process.exitcode)
         return 0 if self.signals <= 1 and all(code == 0 for code in codes) else 1
 
 

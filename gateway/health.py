@@ -43,6 +43,10 @@ async def ready(request: Request) -> JSONResponse:
         )
     answer: dict[str, object] = {"status": "ok", "database": "ok", "migrations": version}
     cluster = getattr(request.app.state, "cluster", None)
+    if cluster is not None and not cluster.serving:  # the first start of every process
+        answer["status"] = "starting"
+        answer["processes"] = {"ready": cluster.ready_count(), "of": cluster.size}
+        return JSONResponse(answer, status_code=503)
     if cluster is not None:
         # The whole server, not the process that happened to take the connection: all of
         # `revenge serve`'s processes ready is "ok"; fewer (one is being started again after
