@@ -24,6 +24,7 @@ from infra.authz.service import AuthorizationService
 from infra.bus import EventBus
 from infra.errors import Unauthenticated
 from infra.key_rotation import key_ring_path, rotate_keys_forever
+from infra.principal_cache import PrincipalCache
 from infra.ratelimit import open_limiter
 from infra.settings import Settings
 from infra.signing import StreamSigner
@@ -58,20 +59,25 @@ def credentials_from(
 
 
 async def authenticate(
-    pool: asyncpg.Pool, ring: KeyRing, token: str | None, api_key: str | None
+    pool: asyncpg.Pool,
+    ring: KeyRing,
+    token: str | None,
+    api_key: str | None,
+    cache: PrincipalCache | None = None,
 ) -> tuple[Principal, str | None]:
-    """The principal and, for a signed-in session, its session id."""
+    """The principal and, for a signed-in session, its session id (from ``cache`` when it
+    holds them: no database round trip)."""
     if token is not None and api_key is not None:
         raise Unauthenticated("send either a bearer token or an API key, not both")
     if token is not None:
         try:
             claims = verify_access_token(ring, token)
-            return await principal_for_access_token(pool, claims), claims.session_id
+            return await principal_for_access_token(pool, claims, cache), claims.session_id
         except InvalidAccessToken as error:  # the caller learns nothing more than "invalid"
             log.info("access token refused", reason=error.reason)
             raise
     if api_key is not None:
-        return await principal_for_api_key(pool, api_key), None
+        return await principal_for_api_key(pool, api_key, cache), None
     return ANONYMOUS, None
 
 
@@ -79,13 +85,16 @@ async def open_auth_services(
     settings: Settings, pool: asyncpg.Pool, bus: EventBus
 ) -> dict[str, Any]:
     """What authentication and authorization need for the life of the process: the token key
-    ring, the failed-sign-in limiter and the authorization service (Casbin rules read from
-    PostgreSQL, reloaded when any process changes them; Rego policies in-process or on an OPA
-    server) and the signing keys' scheduled rotation."""
+    ring, the principal cache, the failed-sign-in limiter and the authorization service (Casbin
+    rules read from PostgreSQL, reloaded when any process changes them; Rego policies in-process
+    or on an OPA server) and the signing keys' scheduled rotation."""
     async with pool.acquire() as conn:
         casbin = await CasbinEngine.from_database(conn)
     ring = KeyRing.open(key_ring_path(settings.data_dir))
+    principals = PrincipalCache(bus)  # forgets a changed user on every process through the bus
+    principals.start()
     return {
+        "principals": principals,
         "key_ring": ring,
         "key_rotation": asyncio.create_task(
             rotate_keys_forever(ring, settings.auth_key_rotation_days)
@@ -121,5 +130,6 @@ async def close_auth_services(services: Mapping[str, Any]) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await services["principals"].close()
     await services["limiter"].close()
     await services["policies"].aclose()

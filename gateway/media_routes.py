@@ -303,7 +303,11 @@ async def request_principal(
         return await signed_principal(request.app, file_id, params, hls=hls)
     token, api_key = credentials_from(request.headers)
     principal, _ = await authenticate(
-        state.database.pool, state.services["key_ring"], token, api_key
+        state.database.pool,
+        state.services["key_ring"],
+        token,
+        api_key,
+        state.services.get("principals"),
     )
     if not principal.is_authenticated:
         raise Unauthenticated("sign in or use a signed stream URL")

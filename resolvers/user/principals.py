@@ -8,11 +8,13 @@ expires) and reads the active profile's limits.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 
 from infra.authz.principal import Principal
 from infra.errors import Unauthenticated
+from infra.principal_cache import PrincipalCache
 from infra.tokens import AccessClaims, InvalidAccessToken, hash_token
 
 __all__ = [
@@ -49,7 +51,15 @@ def _uuid(name: str, value: str) -> uuid.UUID:
         raise InvalidAccessToken(f"malformed: {name} is not a UUID") from None
 
 
-async def principal_for_access_token(pool: asyncpg.Pool, claims: AccessClaims) -> Principal:
+async def principal_for_access_token(
+    pool: asyncpg.Pool, claims: AccessClaims, cache: PrincipalCache | None = None
+) -> Principal:
+    """The session's principal; from ``cache`` when it holds it (see ``infra.principal_cache``
+    for how a change still takes effect at once)."""
+    key = ("jwt", claims.session_id, claims.profile_id, claims.user_id, claims.scopes)
+    if cache is not None and (known := cache.get(key)) is not None:
+        return known
+    ticket = cache.ticket() if cache is not None else 0
     row = await pool.fetchrow(
         "SELECT s.revoked_at, u.is_disabled, u.roles, p.id AS profile_id, p.is_kids, "
         "p.max_rating, p.allow_unrated, p.blocked_tags, p.allowed_tags, p.library_ids "
@@ -62,22 +72,33 @@ async def principal_for_access_token(pool: asyncpg.Pool, claims: AccessClaims) -
     )
     if row is None or row["revoked_at"] is not None or row["is_disabled"]:
         raise Unauthenticated("Invalid or expired access token")
-    return Principal(
+    principal = Principal(
         user_id=claims.user_id,
         roles=frozenset(row["roles"]),
         scopes=frozenset(claims.scopes),
         auth_method="jwt",
         **_profile_fields(row),  # type: ignore[arg-type]
     )
+    if cache is not None:
+        cache.put(ticket, key, principal)
+    return principal
 
 
-async def principal_for_api_key(pool: asyncpg.Pool, key: str) -> Principal:
+async def principal_for_api_key(
+    pool: asyncpg.Pool, key: str, cache: PrincipalCache | None = None
+) -> Principal:
     """One statement: the key's owner and scopes; ``last_used_at`` is written at most once a
-    minute, so a busy client does not turn every request into a write."""
+    minute, so a busy client does not turn every request into a write. From ``cache`` when it
+    holds the key (its entry lives a minute at most, and never past the key's expiry)."""
+    key_hash = hash_token(key)
+    cache_key = ("api_key", key_hash)
+    if cache is not None and (known := cache.get(cache_key)) is not None:
+        return known
+    ticket = cache.ticket() if cache is not None else 0
     row = await pool.fetchrow(
         "WITH k AS ("
         " SELECT k.id, k.user_id, k.scopes, k.last_used_at, k.client_id, k.persisted_only,"
-        " u.roles,"
+        " k.expires_at, u.roles,"
         " (SELECT id FROM profiles p WHERE p.user_id = k.user_id ORDER BY created_at, id LIMIT 1)"
         " AS profile_id"
         " FROM api_keys k JOIN users u ON u.id = k.user_id"
@@ -87,12 +108,13 @@ async def principal_for_api_key(pool: asyncpg.Pool, key: str) -> Principal:
         " AND (k.expires_at IS NULL OR k.expires_at > now())),"
         " touched AS (UPDATE api_keys SET last_used_at = now() WHERE id = (SELECT id FROM k)"
         " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
-        " SELECT user_id, scopes, roles, profile_id, client_id, persisted_only FROM k",
-        hash_token(key),
+        " SELECT user_id, scopes, roles, profile_id, client_id, persisted_only, expires_at"
+        " FROM k",
+        key_hash,
     )
     if row is None:
         raise Unauthenticated("Invalid API key")
-    return Principal(
+    principal = Principal(
         user_id=str(row["user_id"]),
         profile_id=str(row["profile_id"]) if row["profile_id"] else None,
         roles=frozenset(row["roles"]),
@@ -101,6 +123,11 @@ async def principal_for_api_key(pool: asyncpg.Pool, key: str) -> Principal:
         api_client_id=str(row["client_id"]) if row["client_id"] else None,
         persisted_only=bool(row["persisted_only"]),
     )
+    if cache is not None:
+        expires = row["expires_at"]
+        left = None if expires is None else (expires - datetime.now(UTC)).total_seconds()
+        cache.put(ticket, cache_key, principal, expires_in=left)
+    return principal
 
 
 async def stream_principal(pool: asyncpg.Pool, user_id: str) -> Principal | None:

@@ -35,6 +35,7 @@ __all__ = [
     "REFRESH_TOKEN_TTL",
     "InvalidCredentials",
     "InvalidRefreshToken",
+    "RefreshTokenReused",
     "SecondFactorRequired",
     "Tokens",
     "refresh_session",
@@ -67,6 +68,14 @@ class SecondFactorRequired(Unauthenticated):
 
 class InvalidRefreshToken(Unauthenticated):
     """Unknown, expired, revoked or already used."""
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    """A spent refresh token came back: its session is now revoked (``user_id``'s)."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__("sign in again")
+        self.user_id = user_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +249,7 @@ async def refresh_session(
     pool: asyncpg.Pool, *, ring: KeyRing, refresh_token: str, client_address: str | None = None
 ) -> Tokens:
     """The next tokens of the session; a reused refresh token revokes the whole session."""
-    reused = False
+    reused: str | None = None
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             "SELECT t.id, t.session_id, t.used_at, t.expires_at, s.revoked_at, s.user_id, "
@@ -261,13 +270,13 @@ async def refresh_session(
                 actor_user_id=row["user_id"], target=f"session:{row['session_id']}",
                 client_address=client_address,
             )  # fmt: skip
-            reused = True
+            reused = str(row["user_id"])
         elif row["revoked_at"] is not None or row["expires_at"] <= datetime.now(UTC):
             raise InvalidRefreshToken("sign in again")
         else:
             return await _rotate(conn, ring, row)
-    if reused:
-        raise InvalidRefreshToken("sign in again")
+    if reused is not None:
+        raise RefreshTokenReused(reused)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

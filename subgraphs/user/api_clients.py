@@ -250,4 +250,7 @@ class ApiClientMutation:
             )
         except RevengeError as problem:
             return _error(problem)
+        cache = info.context.services.get("principals")
+        if cache is not None:  # its keys' cached principals, on every process
+            await cache.changed(None)
         return ApiClientPayload(client=ApiClient.from_row(row))

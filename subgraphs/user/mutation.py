@@ -35,7 +35,7 @@ from resolvers.user.second_factor import (
     disable_totp,
 )
 from resolvers.user.sessions import change_password, revoke_session
-from resolvers.user.signin import refresh_session, sign_in, sign_out
+from resolvers.user.signin import RefreshTokenReused, refresh_session, sign_in, sign_out
 from resolvers.user.users import set_user_disabled, set_user_roles, user_name_taken, validate_roles
 from subgraphs.user.api_clients import ApiClientMutation
 from subgraphs.user.enums import Role
@@ -166,6 +166,9 @@ class Mutation(ApiClientMutation, WebhookMutation):
                 info.context.pool, ring=_key_ring(info), refresh_token=token,
                 client_address=info.context.client_address,
             )  # fmt: skip
+        except RefreshTokenReused as problem:  # the session was revoked
+            await _principals_changed(info, problem.user_id)
+            return auth_error(problem)
         except RevengeError as problem:
             return auth_error(problem)
         return SignInPayload.from_tokens(tokens)
@@ -178,6 +181,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
         if refusal is not None or session_id is None:
             return refusal or _not_found()
         await sign_out(info.context.pool, session_id)
+        await _principals_changed(info, info.context.principal.user_id)
         return SignOutPayload(session_id=strawberry.ID(str(session_id)))
 
     # administration
@@ -304,6 +308,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
             )
         except RevengeError as problem:
             return auth_error(problem)
+        await _principals_changed(info, None)  # an administrator may revoke anyone's key
         return RevokePayload(revoked_id=strawberry.ID(str(key_id)))
 
     @strawberry.mutation
@@ -319,6 +324,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
             )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)
+        await _principals_changed(info, None)  # an administrator may revoke anyone's session
         return RevokePayload(revoked_id=strawberry.ID(str(session_id)))
 
     @strawberry.mutation
@@ -337,6 +343,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
             )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)
+        await _principals_changed(info, info.context.principal.user_id)
         return ChangePasswordPayload(revoked_session_count=revoked)
 
     # profiles
@@ -395,6 +402,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
             )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)
+        await _principals_changed(info, row["user_id"])  # the profile's limits are the principal's
         return ProfilePayload(profile=Profile.from_row(row))
 
     @strawberry.mutation
@@ -411,6 +419,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
             )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)
+        await _principals_changed(info, None)  # its sessions were signed out, whoever's they were
         return DeleteProfilePayload(deleted_id=strawberry.ID(str(profile_id)))
 
     @strawberry.mutation
@@ -520,7 +529,16 @@ async def _update_user(
         )
     except RevengeError as problem:
         return auth_error(problem)
+    await _principals_changed(info, target)  # roles or disabled: the principal changed
     return UpdateUserPayload(user=User.from_row(row))
+
+
+async def _principals_changed(info: Info, user_id: object | None) -> None:
+    """After a committed change to what a principal holds (session, roles, disabled, profile,
+    key): every process forgets the user's cached principals (``None``: everyone's)."""
+    cache = info.context.services.get("principals")
+    if cache is not None:
+        await cache.changed(None if user_id is None else str(user_id))
 
 
 async def _library_access(

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import asyncpg
+import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -103,7 +104,19 @@ async def test_a_revoked_key_ends_its_open_sockets(
         await asyncio.sleep(0.5)  # a few checks pass while the key is good
         still_open = socket.close_code is None
 
-        await pool.execute("UPDATE api_keys SET revoked_at = now()")
+        # Revoked as a user does it (through the API, which tells every process's principal
+        # cache); the socket's next check finds the key gone.
+        key_id = await pool.fetchval("SELECT id FROM api_keys")
+        async with httpx.AsyncClient() as client:
+            revoked = await client.post(
+                app.url + "/graphql",
+                headers={"x-api-key": key},
+                json={
+                    "query": "mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }",
+                    "variables": {"id": str(key_id)},
+                },
+            )
+        assert revoked.json() == {"data": {"revokeApiKey": {"__typename": "RevokePayload"}}}
         try:
             while True:
                 await asyncio.wait_for(socket.recv(), 5)  # pings, until the server closes
