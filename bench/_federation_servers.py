@@ -30,7 +30,6 @@ BIN = Path(sys.executable).parent
 JS_DIR = ROOT / "tests" / "js"
 HIVE_BIN = JS_DIR / "node_modules" / ".bin" / "hive-gateway"
 SUBGRAPH_NAMES = ("catalog", "user", "playback")
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # Hive's two modes: its defaults merge identical in-flight subgraph requests; "dedup-off" turns
 # that off so every client request reaches the subgraphs, as in revenge serve.
@@ -210,53 +209,6 @@ def stopping() -> Iterator[list[Server]]:
     finally:
         for server in reversed(started):
             stop(server)
-
-
-# --- /proc: a process tree's CPU time and resident memory -------------------------------------
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(OSError):
-                found.extend(int(c) for c in (task / "children").read_text().split())
-    return found
-
-
-def tree(pid: int) -> set[int]:
-    """``pid`` and its live descendants (granian or Hive workers, probe pools …)."""
-    family, frontier = {pid}, [pid]
-    while frontier:
-        for child in _children(frontier.pop()):
-            if child not in family:
-                family.add(child)
-                frontier.append(child)
-    return family
-
-
-def cpu_seconds(pids: set[int]) -> float:
-    """utime + stime of each process (all its threads) plus what its reaped children used."""
-    ticks = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
-    return ticks / CLOCK_TICKS
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    return cpu_seconds(tree(pid))
-
-
-def tree_rss_mib(pid: int) -> float:
-    total_kib = 0
-    for member in tree(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kib += int(line.split()[1])
-    return total_kib / 1024
 
 
 def parent_pid(pid: int) -> int:

@@ -36,13 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _processes import tree, tree_cpu_seconds, tree_rss_mib
 from _support import ROOT, bench_database_and_url, median, run_like_serve
 
 from tests.support.auth import admin_api_key
 from tests.support.catalog_rows import insert_movie_library
 
 REVENGE = str(Path(sys.executable).with_name("revenge"))
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 TARGET_LIST_RPS = 400.0
 
 QUERIES = {
@@ -107,42 +107,6 @@ def client_main(url: str, key: str, name: str, connections: int, seconds: float)
 
 
 # --- the server, measured from /proc ---------------------------------------------------------
-
-
-def _tree(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        todo.extend(int(child) for child in children)
-    return found
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
-
-
-def _rss_mb(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
 
 
 def _free_port() -> int:
@@ -211,20 +175,22 @@ async def _round(database_url: str, key: str, workers: int, args: argparse.Names
         process, url = await _start(database_url, workers, data_dir)
         try:
             await asyncio.sleep(1.0)  # start-up work (encoder probes, job leadership) settles
-            figures: dict[str, Any] = {"rss_idle_mb": _rss_mb(_tree(process.pid))}
-            servers = [p for p in _tree(process.pid) if p != process.pid]
-            figures["process_rss_idle_mb"] = max((_rss_mb([p]) for p in servers), default=0.0)
+            figures: dict[str, Any] = {"rss_idle_mb": tree_rss_mib(process.pid)}
+            # Each server process with what it started (its probe pool): the supervisor's
+            # children, not the supervisor itself.
+            servers = tree(process.pid) - {process.pid}
+            servers -= {child for server in servers for child in tree(server) - {server}}
+            figures["process_rss_idle_mb"] = max(map(tree_rss_mib, servers), default=0.0)
             for name in QUERIES:
                 await _client(url, key, name, argparse.Namespace(**{**vars(args), "seconds": 1}))
-                pids = _tree(process.pid)
-                cpu_before = _cpu_seconds(pids)
+                cpu_before = tree_cpu_seconds(process.pid)
                 result = await _client(url, key, name, args)
-                cpu = _cpu_seconds(_tree(process.pid)) - cpu_before
+                cpu = tree_cpu_seconds(process.pid) - cpu_before
                 figures[name] = {
                     "rps": result["requests"] / result["seconds"],
                     "cpu_ms": cpu * 1000 / max(1, result["requests"]),
                 }
-            figures["rss_after_mb"] = _rss_mb(_tree(process.pid))
+            figures["rss_after_mb"] = tree_rss_mib(process.pid)
             return figures
         finally:
             process.send_signal(signal.SIGTERM)

@@ -61,10 +61,9 @@ from _federation_servers import (
     start_revenge_serve,
     start_subgraph,
     stopping,
-    tree_cpu_seconds,
-    tree_rss_mib,
     wait_ready,
 )
+from _processes import tree_cpu_seconds, tree_rss_mib
 from _support import ROOT, bench_database_and_url, figure, median, percentile
 
 from tests.support.auth import admin_api_key

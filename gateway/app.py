@@ -139,7 +139,9 @@ def create_app(
             jobs,
             address=f"http://{settings.server_host}:{settings.server_port}",
             lease_seconds=limits.lease_seconds,
-            runs_jobs=settings.worker_in_process,
+            # One of several server processes runs transcodes only while it leads (_JobLeader,
+            # with a transcoder of its own): no idle encoder child in the others.
+            runs_jobs=settings.worker_in_process and cluster is None,
         )
         webhooks = open_webhooks(settings, db.pool, bus)
         app.state.services = {

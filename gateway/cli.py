@@ -157,7 +157,7 @@ def scan(
     full: Annotated[bool, typer.Option(help="probe every file again")] = False,
 ) -> None:
     """Scan one library now and show its progress."""
-    from gateway.serve import scan_once
+    from gateway.scan_cli import scan_once
 
     settings = _settings()
     _run(lambda: scan_once(settings, library, full=full))

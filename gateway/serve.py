@@ -1,5 +1,7 @@
-"""Running things for the CLI: the server, a worker, one subgraph alone, a one-off scan. The HTTP
-server itself (granian, uvicorn) is in ``gateway.http_server``."""
+"""Running things for the CLI: the server, a worker, one subgraph alone (a one-off scan is in
+``gateway.scan_cli``). The HTTP server itself (granian, uvicorn) is in ``gateway.http_server``.
+The supervisor of ``revenge serve``'s processes imports this module, so what only a server
+process or a worker needs is imported where it is used."""
 
 from __future__ import annotations
 
@@ -7,15 +9,10 @@ import asyncio
 import os
 import signal
 import socket
-import sys
 import threading
 import time
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
 import structlog
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from starlette.applications import Starlette
 
 from gateway.cluster import ClusterView
@@ -27,16 +24,9 @@ from gateway.http_server import (
     serve_uvicorn,
     tune_garbage_collector,
 )
-from infra.bus import open_bus
-from infra.database import open_database
-from infra.errors import NotFound
-from infra.jobs import JobQueue, open_job_queue, stop_worker
 from infra.logging import configure_logging
 from infra.settings import Settings
-from resolvers.catalog.bootstrap import LibrarySpec, ensure_library, find_library
-from resolvers.catalog.scan_service import ScanService
-from resolvers.catalog.scanning import FINISHED, scan_event
-from resolvers.catalog.scans import fetch_scan
+from resolvers.catalog.bootstrap import LibrarySpec, ensure_library
 
 __all__ = [
     "event_loop_factory",
@@ -44,7 +34,6 @@ __all__ = [
     "run_server",
     "run_subgraph",
     "run_worker",
-    "scan_once",
     "serve_app",
     "serve_granian",
     "serve_uvicorn",
@@ -68,6 +57,7 @@ def run_server(
             return run_cluster(settings, libraries, workers, serve_one)
         log.warning("granian is not available: serving in one process")
     from gateway.app import create_app
+    from gateway.scan_cli import show_progress
 
     configure_logging(settings.log_level, settings.log_format)
 
@@ -120,111 +110,22 @@ def _stop_with_supervisor(supervisor: int) -> None:
     threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
 
 
-async def poll_scan(pool: Any, scan_id: uuid.UUID) -> AsyncIterator[dict[str, Any]]:
-    """A scan's row each time it changes, until it finishes, whichever process runs it."""
-    last: dict[str, Any] | None = None
-    while True:
-        row = await fetch_scan(pool, scan_id)
-        if row is None:
-            return
-        event = scan_event(row)
-        if event != last:
-            yield event
-            last = event
-        if event["status"] in FINISHED:
-            return
-        await asyncio.sleep(0.25)
-
-
-async def show_progress(events: AsyncIterator[dict[str, Any]], label: str) -> dict[str, Any] | None:
-    """Follow a library's scan: a progress bar on a terminal, log lines otherwise."""
-    last: dict[str, Any] | None = None
-    tty = sys.stderr.isatty()
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(
-            "new {task.fields[new]} changed {task.fields[changed]} failed {task.fields[failed]}"
-        ),
-        TimeElapsedColumn(),
-        transient=False,
-        disable=not tty,
-    )
-    task = progress.add_task(label, total=None, new=0, changed=0, failed=0)
-    with progress:
-        async for event in events:
-            last = event
-            done = event["files_new"] + event["files_changed"] + event["files_moved"]
-            done += event["files_seen"] - done if event["status"] in FINISHED else 0
-            progress.update(
-                task,
-                total=event["files_seen"] or None,
-                completed=min(done, event["files_seen"]),
-                new=event["files_new"],
-                changed=event["files_changed"],
-                failed=event["files_failed"],
-            )
-            if not tty:
-                log.info(
-                    "scan progress",
-                    library=label,
-                    status=event["status"],
-                    seen=event["files_seen"],
-                    new=event["files_new"],
-                    changed=event["files_changed"],
-                    moved=event["files_moved"],
-                    removed=event["files_removed"],
-                    failed=event["files_failed"],
-                )
-            if event["status"] in FINISHED:
-                break
-    return last
-
-
-async def scan_once(settings: Settings, library: str, *, full: bool) -> int:
-    configure_logging(settings.log_level, settings.log_format)
-    database = await open_database(settings)
-    bus = open_bus(settings, database)
-    jobs = await _open_jobs(database.url, settings)
-    scans = ScanService.from_settings(database.pool, bus, jobs, settings)
-    try:
-        library_id = await find_library(database.pool, library)
-        if library_id is None:
-            raise NotFound(f"no library named {library!r}")
-        # Run here, or follow a running server's worker that takes it first.
-        await scans.start_worker()
-        scan_id = await scans.start(library_id, full=full)
-        last = await show_progress(poll_scan(database.pool, scan_id), library)
-        if last is None or last["status"] != "completed":
-            status = last["status"] if last else "lost"
-            print(f"revenge: scan {status}: {last.get('error') if last else ''}", file=sys.stderr)
-            return 1
-        return 0
-    finally:
-        await scans.close()
-        await jobs.close()
-        await bus.close()
-        await database.close()
-
-
-async def _open_jobs(url: str, settings: Settings) -> JobQueue:
-    from gateway.app import job_blueprints
-
-    return await open_job_queue(
-        url, job_blueprints(), max_connections=settings.worker_concurrency + 4
-    )
-
-
 async def run_worker(settings: Settings) -> int:
     """A worker process: runs jobs (scans, …) from the shared database until SIGINT/SIGTERM,
     then hands the jobs still running back to the queue for the next worker."""
+    # Imported here, not above: the supervisor of several server processes imports this module
+    # and needs none of it.
     from gateway.app import job_context
+    from gateway.scan_cli import open_jobs
+    from infra.bus import open_bus
+    from infra.database import open_database
+    from infra.jobs import stop_worker
+    from resolvers.catalog.scan_service import ScanService
 
     configure_logging(settings.log_level, settings.log_format)
     database = await open_database(settings)
     bus = open_bus(settings, database)
-    jobs = await _open_jobs(database.url, settings)
+    jobs = await open_jobs(database.url, settings)
     scans = ScanService.from_settings(database.pool, bus, jobs, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

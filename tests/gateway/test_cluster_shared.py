@@ -1,17 +1,20 @@
 """What the processes of one `revenge serve` must count or do together, on a real two-process
 server, once with the embedded PostgreSQL bus and once with Redis: a webhook event is delivered
 once (every process's dispatcher hears it), sign-in failures landing on either process lock the
-account after five, and a user's WebSocket places are one count across the processes."""
+account after five, a user's WebSocket places are one count across the processes, and a
+transcode run by one process plays through both."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import av
 import httpx
 import pytest
 import redis
@@ -21,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.gateway.conftest import free_port
 from tests.gateway.test_cli import REVENGE, clean_env, cli_admin_key
 from tests.gateway.test_cluster import kill, wait_all_ready
+from tests.support.media_files import make_video
 from tests.support.webhook_receiver import receiver
 
 PASSWORD = "a long enough password"
@@ -181,3 +185,74 @@ async def test_a_users_websocket_places_are_one_count_across_the_processes(
 
     assert refusals == [4429] * 10
     assert refused is None
+
+
+CREATE_LIBRARY = (
+    "mutation ($i: CreateLibraryInput!) { createLibrary(input: $i) "
+    "{ ... on CreateLibraryPayload { library { id } } } }"
+)
+START_PLAYBACK = (
+    'mutation ($id: ID!) { startPlayback(itemId: $id, deviceProfileName: "chromium") { '
+    "__typename ... on PlaybackSession { streamUrl decision { method } } "
+    "... on PlaybackError { code message } } }"
+)
+
+
+def _frames(data: bytes) -> int:
+    with av.open(io.BytesIO(data), format="mpegts") as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def _first_frames(url: str) -> int:
+    """PyAV's HLS demuxer over the master playlist's URL."""
+    with av.open(url, timeout=30) as container:
+        return sum(1 for _, _ in zip(range(10), container.decode(video=0), strict=False))
+
+
+async def test_a_transcode_plays_through_every_process(
+    cluster: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """Only the process holding the job lock transcodes; the other serves its playlists and
+    segments all the same (fetched from the leader's private port)."""
+    url, env = cluster
+    key = cli_admin_key(env)
+    movies = tmp_path / "movies"
+    movies.mkdir()
+    make_video(movies / "Old Times (2001).avi", seconds=8, codec="mpeg4", audio="mp3")
+    made = await call(
+        url, CREATE_LIBRARY, key, i={"name": "Films", "kind": "MOVIES", "rootPaths": [str(movies)]}
+    )
+    library = made["data"]["createLibrary"]["library"]["id"]
+    await call(url, "mutation ($id: ID!) { scanLibrary(id: $id) { __typename } }", key, id=library)
+    async with asyncio.timeout(60):
+        while True:  # the leader's job worker runs the scan
+            scans = await call(url, "{ libraries { latestScan { done } } }", key)
+            if scans["data"]["libraries"][0]["latestScan"]["done"]:
+                break
+            await asyncio.sleep(0.2)
+    items = await call(url, "{ items(kinds: [MOVIE]) { nodes { id } } }", key)
+    [item] = items["data"]["items"]["nodes"]
+    session = (await call(url, START_PLAYBACK, key, id=item["id"]))["data"]["startPlayback"]
+    assert session["__typename"] == "PlaybackSession", session
+    assert session["decision"]["method"] == "TRANSCODE"
+
+    async def get(path: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:  # a new connection
+            return await client.get(path)
+
+    base = session["streamUrl"].rsplit("/", 1)[0]
+    master = (await get(session["streamUrl"])).text
+    [variant] = [line for line in master.splitlines() if line and not line.startswith("#")]
+    playlists = [(await get(f"{base}/{variant}")).text for _ in range(6)]
+    assert len(set(playlists)) == 1 and playlists[0].rstrip().endswith("#EXT-X-ENDLIST")
+    uris = [line for line in playlists[0].splitlines() if line and not line.startswith("#")]
+    folder = f"{base}/{variant.split('/')[0]}"
+    frames = []
+    for uri in uris * 3:  # every segment three times, over new connections
+        response = await get(f"{folder}/{uri}")
+        assert response.status_code == 200, response.text
+        frames.append(await asyncio.to_thread(_frames, response.content))
+
+    assert all(count > 0 for count in frames)
+    assert frames[: len(uris)] == frames[len(uris) : 2 * len(uris)]  # the same segments each time
+    assert await asyncio.to_thread(_first_frames, url + session["streamUrl"]) == 10
