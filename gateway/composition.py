@@ -64,7 +64,7 @@ from strawberry.federation.schema_directives import External, Key, Shareable
 from strawberry.types.cast import get_strawberry_type_cast
 
 from gateway.entities import DEFINITION_BACKREF, EntityConverter
-from gateway.fast_execution import PLAIN_ATTRIBUTE, SYNC_RESOLVER
+from gateway.fast_execution import OWNER, PLAIN_ATTRIBUTE, SYNC_RESOLVER
 
 __all__ = ["ComposedSchema", "CompositionError", "compose"]
 
@@ -430,6 +430,14 @@ class _Composer:
                 merged.subscribe = self._bound_resolver(owner, merged.args, subscribe=True)
             return merged
         merged.resolve = self.entities.entity_aware(type_name, owner.subgraph, resolvers)
+        own = resolvers[owner.subgraph.name]
+        attribute = getattr(own, PLAIN_ATTRIBUTE, None)
+        if attribute is not None:
+            # The fast executor reads it straight off objects the owner produced; any other
+            # object takes this resolver (and its conversion).
+            setattr(merged.resolve, PLAIN_ATTRIBUTE, attribute)
+            owns = (self.entities.class_subgraphs, owner.subgraph.name)
+            setattr(merged.resolve, OWNER, owns)
         return merged
 
     def _argument(self, argument: GraphQLArgument) -> GraphQLArgument:

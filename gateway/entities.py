@@ -58,9 +58,29 @@ class _Entity:
     wants_info: bool
 
 
+class _Reference(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference that knows its memo key, so one bound method forgets any entry."""
+
+    __slots__ = ("key",)
+    key: tuple[int, str]
+
+
 @dataclass(eq=False)
 class _Memo:
     entries: dict[tuple[int, str], tuple[Any, asyncio.Future[Any]]] = field(default_factory=dict)
+
+    def reference(self, obj: Any, key: tuple[int, str]) -> Any:
+        """A weak reference to ``obj`` that drops its entry when ``obj`` goes (``obj`` itself
+        when it takes no weak references)."""
+        try:
+            reference = _Reference(obj, self._forget)
+        except TypeError:
+            return obj
+        reference.key = key
+        return reference
+
+    def _forget(self, reference: _Reference) -> None:
+        self.entries.pop(reference.key, None)
 
 
 class EntityConverter:
@@ -84,6 +104,7 @@ class EntityConverter:
         self.sources = sources
         self.entities: dict[tuple[str, str], _Entity] = {}
         self.memos: dict[int, _Memo] = {}
+        self.plans: dict[tuple[int, type], _Plan] = {}
 
     def register(
         self,
@@ -109,7 +130,7 @@ class EntityConverter:
         class_subgraphs = self.class_subgraphs
         owner_name = owner.name
         owner_resolver = resolvers[owner_name]
-        convert = self._converter(type_name, owner)
+        convert_and_resolve = self._converting(type_name, owner, owner_resolver)
 
         def resolve(obj: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
             producers = class_subgraphs.get(type(obj))
@@ -118,51 +139,61 @@ class EntityConverter:
             for producer in producers:  # a key or @shareable field the producer resolves itself
                 if producer in resolvers:
                     return resolvers[producer](obj, info, **kwargs)
-            return _resolve_converted(convert(obj, info), owner_resolver, info, kwargs)
+            return convert_and_resolve(obj, info, kwargs)
 
         return resolve
 
-    def _converter(
-        self, type_name: str, owner: _Subgraph
-    ) -> Callable[[Any, GraphQLResolveInfo[Any]], Awaitable[Any]]:
+    def _converting(
+        self, type_name: str, owner: _Subgraph, resolver: Callable[..., Any]
+    ) -> Callable[[Any, GraphQLResolveInfo[Any], dict[str, Any]], Awaitable[Any]]:
+        """Convert ``obj`` into ``owner``'s entity (once per request and object: the memo), then
+        run ``resolver`` on it; one coroutine per field, as this runs for every item of a list."""
         memos = self.memos
+        key_name = owner.name
 
-        async def convert(obj: Any, info: GraphQLResolveInfo[Any]) -> Any:
-            entity = self.entities.get((type_name, owner.name))
+        async def run(obj: Any, info: GraphQLResolveInfo[Any], kwargs: dict[str, Any]) -> Any:
+            entity = self.entities.get((type_name, key_name))
             if entity is None:
                 raise GraphQLError(
-                    f"{type_name} is not an entity in subgraph {owner.name!r},"
+                    f"{type_name} is not an entity in subgraph {key_name!r},"
                     " so it cannot resolve fields of objects other subgraphs produced"
                 )
             memo = _memo_for(memos, info.context)
             if memo is None:
-                return await self._reference(entity, obj, info)
-            key = (id(obj), owner.name)
-            entry = memo.entries.get(key)
-            if entry is not None and _deref(entry[0]) is obj:
-                return await asyncio.shield(entry[1])
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            memo.entries[key] = (_weak(obj, memo.entries, key), future)
-            try:
-                result = await self._reference(entity, obj, info)
-            except BaseException as error:
-                memo.entries.pop(key, None)
-                if isinstance(error, Exception):
-                    future.set_exception(error)
-                    future.exception()  # retrieved: waiters re-raise it, nobody logs it twice
+                converted = await self._reference(entity, obj, info)
+            else:
+                key = (id(obj), key_name)
+                entry = memo.entries.get(key)
+                if entry is not None and _deref(entry[0]) is obj:
+                    converted = await asyncio.shield(entry[1])
                 else:
-                    future.cancel()
-                raise
-            future.set_result(result)
+                    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                    memo.entries[key] = (memo.reference(obj, key), future)
+                    try:
+                        converted = await self._reference(entity, obj, info)
+                    except BaseException as error:
+                        memo.entries.pop(key, None)
+                        if isinstance(error, Exception):
+                            future.set_exception(error)
+                            future.exception()  # retrieved: waiters re-raise it, logged once
+                        else:
+                            future.cancel()
+                        raise
+                    future.set_result(converted)
+            if converted is None:
+                return None
+            result = resolver(converted, info, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
             return result
 
-        return convert
+        return run
 
     async def _reference(self, entity: _Entity, obj: Any, info: GraphQLResolveInfo[Any]) -> Any:
         representation = self._representation(entity, obj)
         strawberry_schema = entity.subgraph.strawberry_schema
         strawberry_info = strawberry_schema.config.info_class(
-            _raw_info=info._replace(schema=entity.subgraph.schema), _field=None
+            _raw_info=_with_schema(info, entity.subgraph.schema), _field=None
         )
         if entity.resolve_reference is None:
             from strawberry.types.arguments import convert_argument
@@ -195,11 +226,38 @@ class EntityConverter:
         )
 
 
+# A compiled key selection for one Python class: (field name, attribute, serializer of a leaf or
+# None, the nested selection set or None), in the selection's order.
+_Plan = list[tuple[str, str, Callable[[Any], Any] | None, SelectionSetNode | None]]
+
+
 def _select(
     obj: Any, selection_set: SelectionSetNode, converter: EntityConverter
 ) -> dict[str, Any]:
-    definition = get_object_definition(obj, strict=True)
-    type_name = next(iter(converter.class_type_names[type(obj)]))
+    plan = converter.plans.get((id(selection_set), type(obj)))
+    if plan is None:
+        plan = converter.plans[(id(selection_set), type(obj))] = _plan(
+            type(obj), selection_set, converter
+        )
+    result: dict[str, Any] = {}
+    for name, attribute, serialize, nested in plan:
+        value = getattr(obj, attribute)
+        if value is None:
+            result[name] = None
+        elif nested is not None:
+            result[name] = _select(value, nested, converter)
+        elif serialize is not None:
+            result[name] = serialize(value)
+        else:
+            result[name] = value
+    return result
+
+
+def _plan(cls: type, selection_set: SelectionSetNode, converter: EntityConverter) -> _Plan:
+    """What ``_select`` reads from an object of ``cls``, worked out once per class and key (the
+    selections are the composition's own, alive as long as it is)."""
+    definition = get_object_definition(cls, strict=True)
+    type_name = next(iter(converter.class_type_names[cls]))
     merged_type = converter.merged[type_name]
     python_names = {
         name: field_.extensions[DEFINITION_BACKREF].python_name
@@ -208,40 +266,18 @@ def _select(
         if (own.extensions or {}).get(DEFINITION_BACKREF) is definition
         and DEFINITION_BACKREF in field_.extensions
     }
-    result: dict[str, Any] = {}
+    plan: _Plan = []
     for node in selection_set.selections:
         assert isinstance(node, FieldNode)
         name = node.name.value
-        value = getattr(obj, python_names[name])
         field_type = get_named_type(merged_type.fields[name].type)  # type: ignore[attr-defined]
-        if value is None:
-            result[name] = None
-        elif node.selection_set is not None:
-            result[name] = _select(value, node.selection_set, converter)
-        elif is_leaf_type(field_type):
-            result[name] = field_type.serialize(value)
-        else:
-            result[name] = value
-    return result
+        serialize = field_type.serialize if is_leaf_type(field_type) else None
+        plan.append((name, python_names[name], serialize, node.selection_set))
+    return plan
 
 
 def _fields(type_: Any) -> dict[str, Any]:
     return dict(type_.fields)
-
-
-async def _resolve_converted(
-    converted: Awaitable[Any],
-    resolver: Callable[..., Any],
-    info: GraphQLResolveInfo[Any],
-    kwargs: dict[str, Any],
-) -> Any:
-    entity = await converted
-    if entity is None:
-        return None
-    result = resolver(entity, info, **kwargs)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
 
 
 def _memo_for(memos: dict[int, _Memo], context: Any) -> _Memo | None:
@@ -256,12 +292,15 @@ def _memo_for(memos: dict[int, _Memo], context: Any) -> _Memo | None:
     return memo
 
 
-def _weak(obj: Any, entries: dict[Any, Any], key: Any) -> Any:
-    try:
-        return weakref.ref(obj, lambda _ref: entries.pop(key, None))
-    except TypeError:
-        return obj
-
-
 def _deref(reference: Any) -> Any:
     return reference() if isinstance(reference, weakref.ref) else reference
+
+
+_SCHEMA_INDEX = GraphQLResolveInfo._fields.index("schema")
+
+
+def _with_schema(info: GraphQLResolveInfo[Any], schema: Any) -> GraphQLResolveInfo[Any]:
+    """``info._replace(schema=schema)`` without namedtuple's generic (slower) path."""
+    values = list(info)
+    values[_SCHEMA_INDEX] = schema
+    return tuple.__new__(type(info), values)

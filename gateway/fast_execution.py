@@ -36,13 +36,17 @@ from graphql.execution.executor_throwing_on_incremental import ExecutorThrowingO
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
 
-__all__ = ["PLAIN_ATTRIBUTE", "SYNC_RESOLVER", "FastExecutor"]
+__all__ = ["OWNER", "PLAIN_ATTRIBUTE", "SYNC_RESOLVER", "FastExecutor"]
 
 # Marks the composition puts on resolvers: a plain attribute read (the attribute's name), and a
 # subgraph's own synchronous resolver. Only marked resolvers run on the compiled path; others
-# (async resolvers, cross-subgraph entity conversion) always take graphql-core's.
+# (async resolvers, cross-subgraph entity conversion) always take graphql-core's. ``OWNER`` on a
+# plain read of an entity's field: (class -> producing subgraphs, the owning subgraph); the read
+# holds only for objects the owner produced (or that no subgraph claims), any other object gives
+# up to the entity-aware resolver, which converts it.
 PLAIN_ATTRIBUTE = "_revenge_plain_attribute"
 SYNC_RESOLVER = "_revenge_sync_resolver"
+OWNER = "_revenge_owner"
 
 Complete = Callable[[Any, Path], Any]
 
@@ -109,11 +113,26 @@ class FastExecutor(ExecutorThrowingOnIncremental):
         key = node.alias.value if node.alias else node.name.value
         attribute = getattr(field_def.resolve, PLAIN_ATTRIBUTE, None)
         if attribute is not None and not field_def.args:
+            owner = getattr(field_def.resolve, OWNER, None)
+            if owner is not None:
+                class_subgraphs, owner_name = owner
+
+                def get(source: Any) -> Any:
+                    producers = class_subgraphs.get(type(source))
+                    if producers is not None and owner_name not in producers:
+                        raise _GiveUp
+                    return getattr(source, attribute)
+
+            else:
+
+                def get(source: Any) -> Any:
+                    return getattr(source, attribute)
+
             if isinstance(get_named_type(field_def.type), GraphQLScalarType | GraphQLEnumType):
 
                 def read_leaf(source: Any, path: Path) -> Any:
                     try:
-                        value = getattr(source, attribute)
+                        value = get(source)
                     except Exception:
                         raise _GiveUp from None
                     return complete(value, path)  # a leaf never uses its path
@@ -122,7 +141,7 @@ class FastExecutor(ExecutorThrowingOnIncremental):
 
             def read(source: Any, path: Path) -> Any:
                 try:
-                    value = getattr(source, attribute)
+                    value = get(source)
                 except Exception:
                     raise _GiveUp from None
                 return complete(value, path.add_key(key, parent_type.name))

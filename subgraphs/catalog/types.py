@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import PurePath
 from typing import Any, NewType
 
@@ -497,14 +498,19 @@ class MediaItemEdge:
 
 @strawberry.type
 class MediaItemConnection:
-    total_count: int
     edges: list[MediaItemEdge]
     page_info: PageInfo
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        # Counted only when asked, concurrently with the page's other loads.
+        return await self.count()
 
     @classmethod
     def from_page(cls, page: ItemPage) -> MediaItemConnection:
         return cls(
-            total_count=page.total_count,
+            count=page.count,
             edges=[
                 MediaItemEdge(cursor=cursor, node=MediaItem.from_row(row))
                 for row, cursor in zip(page.rows, page.cursors, strict=True)
