@@ -187,7 +187,7 @@ class _Composer:
         self.class_subgraphs: dict[type, frozenset[str]] = {}
         self.class_type_names: dict[type, set[str]] = {}
         self.entities = EntityConverter(
-            self.class_subgraphs, self.class_type_names, self.merged, self.sources
+            self.class_subgraphs, self.class_type_names, self.merged, self.sources, self.owners
         )
         self.fields: dict[str, dict[str, GraphQLField]] = {}
 
@@ -425,7 +425,7 @@ class _Composer:
         resolvers = {d.subgraph.name: self._bound_resolver(d, merged.args) for d in definers}
         if type_name in ROOT_NAMES or only_owner:
             # Only the owner produces objects of a type no other subgraph defines.
-            merged.resolve = resolvers[owner.subgraph.name]
+            merged.resolve = self._prefetching(owner.field, resolvers[owner.subgraph.name])
             if owner.field.subscribe is not None:
                 merged.subscribe = self._bound_resolver(owner, merged.args, subscribe=True)
             return merged
@@ -439,6 +439,28 @@ class _Composer:
             owns = (self.entities.class_subgraphs, owner.subgraph.name)
             setattr(merged.resolve, OWNER, owns)
         return merged
+
+    def _prefetching(self, field: GraphQLField, resolve: Callable[..., Any]) -> Callable[..., Any]:
+        """A list of entities (or a connection's edges of them, through ``node``) that another
+        subgraph extends loads that subgraph's data for the whole list at once
+        (``EntityConverter.prefetching``); the fast executor may still call it inline."""
+        type_ = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+        if not isinstance(type_, GraphQLList) or field.subscribe is not None:
+            return resolve
+        item = get_named_type(type_)
+        through = None
+        if isinstance(item, GraphQLObjectType) and "node" in item.fields:
+            node = get_named_type(item.fields["node"].type)
+            if isinstance(node, GraphQLObjectType) and len(self.sources.get(node.name, [])) > 1:
+                item, through = node, "node"
+        if not isinstance(item, GraphQLObjectType) or len(self.sources.get(item.name, [])) < 2:
+            return resolve
+        wrapped = self.entities.prefetching(item.name, through, resolve)
+        if wrapped is not resolve and (
+            getattr(resolve, SYNC_RESOLVER, False) or getattr(resolve, PLAIN_ATTRIBUTE, None)
+        ):
+            setattr(wrapped, SYNC_RESOLVER, True)
+        return wrapped
 
     def _argument(self, argument: GraphQLArgument) -> GraphQLArgument:
         merged = copy(argument)

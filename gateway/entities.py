@@ -26,11 +26,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from graphql import (
     FieldNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLNamedType,
     GraphQLResolveInfo,
+    InlineFragmentNode,
     SelectionSetNode,
     get_named_type,
     is_leaf_type,
@@ -38,10 +41,14 @@ from graphql import (
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.base import get_object_definition
 
+from gateway.fast_execution import NOT_NOW, PLAIN_ATTRIBUTE, SYNC_RESOLVER, TRY_NOW, now
+
 if TYPE_CHECKING:
     from gateway.composition import _Subgraph
 
 __all__ = ["DEFINITION_BACKREF", "EntityConverter"]
+
+log = structlog.get_logger("revenge.entities")
 
 # Where Strawberry keeps its own definition in a graphql-core type's or field's extensions.
 DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
@@ -58,6 +65,16 @@ class _Entity:
     wants_info: bool
 
 
+@dataclass(eq=False)
+class _Prefetcher:
+    """``subgraph``'s ``prefetch_references`` for its entity: loads what its fields need for a
+    whole list of objects at once."""
+
+    subgraph: _Subgraph
+    entity: _Entity
+    hook: Callable[..., Awaitable[None]]
+
+
 class _Reference(weakref.ref):  # type: ignore[type-arg]
     """A weak reference that knows its memo key, so one bound method forgets any entry."""
 
@@ -68,6 +85,8 @@ class _Reference(weakref.ref):  # type: ignore[type-arg]
 @dataclass(eq=False)
 class _Memo:
     entries: dict[tuple[int, str], tuple[Any, asyncio.Future[Any]]] = field(default_factory=dict)
+    # (id of a list field's first node, target type) -> the prefetchers its selection wants
+    wanted: dict[tuple[int, str], list[_Prefetcher]] = field(default_factory=dict)
 
     def reference(self, obj: Any, key: tuple[int, str]) -> Any:
         """A weak reference to ``obj`` that drops its entry when ``obj`` goes (``obj`` itself
@@ -96,6 +115,7 @@ class EntityConverter:
         class_type_names: Mapping[type, set[str]],
         merged: Mapping[str, GraphQLNamedType],
         sources: Mapping[str, list[tuple[_Subgraph, GraphQLNamedType]]],
+        owners: Mapping[tuple[str, str], str],
     ) -> None:
         # Strawberry class -> (subgraph names that produce it, GraphQL type names it maps to)
         self.class_subgraphs = class_subgraphs
@@ -105,6 +125,9 @@ class EntityConverter:
         self.entities: dict[tuple[str, str], _Entity] = {}
         self.memos: dict[int, _Memo] = {}
         self.plans: dict[tuple[int, type], _Plan] = {}
+        # (type name, field name) -> the subgraph that owns the field
+        self.owners = owners
+        self.prefetchers: dict[str, list[_Prefetcher]] = {}
 
     def register(
         self,
@@ -119,9 +142,12 @@ class EntityConverter:
             resolve_reference is not None
             and "info" in inspect.signature(resolve_reference).parameters
         )
-        self.entities[(name, subgraph.name)] = _Entity(
+        entity = self.entities[(name, subgraph.name)] = _Entity(
             subgraph, origin, key_selections, resolve_reference, wants_info
         )
+        hook = getattr(origin, "prefetch_references", None)
+        if hook is not None:
+            self.prefetchers.setdefault(name, []).append(_Prefetcher(subgraph, entity, hook))
 
     def entity_aware(
         self, type_name: str, owner: _Subgraph, resolvers: dict[str, Callable[..., Any]]
@@ -141,17 +167,94 @@ class EntityConverter:
                     return resolvers[producer](obj, info, **kwargs)
             return convert_and_resolve(obj, info, kwargs)
 
+        def try_now(obj: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
+            producers = class_subgraphs.get(type(obj))
+            if producers is None or owner_name in producers:
+                return now(owner_resolver(obj, info, **kwargs))
+            for producer in producers:
+                if producer in resolvers:
+                    return now(resolvers[producer](obj, info, **kwargs))
+            return convert_now(obj, info, kwargs)
+
+        convert_now = self._converting_now(type_name, owner, owner_resolver)
+        if getattr(owner_resolver, SYNC_RESOLVER, False) or getattr(
+            owner_resolver, PLAIN_ATTRIBUTE, None
+        ):
+            # The owner may answer at once: the fast executor tries (an async owner never does).
+            setattr(resolve, TRY_NOW, try_now)
         return resolve
+
+    def _converting_now(
+        self, type_name: str, owner: _Subgraph, resolver: Callable[..., Any]
+    ) -> Callable[[Any, GraphQLResolveInfo[Any], dict[str, Any]], Any]:
+        """``_converting`` for the fast executor: the answer when the conversion and the
+        resolver both answer at once, else ``NOT_NOW`` with nothing started or remembered."""
+        key_name = owner.name
+
+        def run(obj: Any, info: GraphQLResolveInfo[Any], kwargs: dict[str, Any]) -> Any:
+            entity = self.entities.get((type_name, key_name))
+            if entity is None:
+                return NOT_NOW
+            memo = self.memos.get(id(info.context))
+            if memo is not None:
+                entry = memo.entries.get((id(obj), key_name))
+                if entry is not None and _deref(entry[0]) is obj:
+                    done = entry[1]
+                    if not done.done() or done.cancelled() or done.exception() is not None:
+                        return NOT_NOW
+                    converted = done.result()
+                    return None if converted is None else now(resolver(converted, info, **kwargs))
+            converted = now(self._reference(entity, obj, info))
+            if converted is NOT_NOW or converted is None:
+                return converted
+            return now(resolver(converted, info, **kwargs))
+
+        return run
 
     def _converting(
         self, type_name: str, owner: _Subgraph, resolver: Callable[..., Any]
-    ) -> Callable[[Any, GraphQLResolveInfo[Any], dict[str, Any]], Awaitable[Any]]:
+    ) -> Callable[[Any, GraphQLResolveInfo[Any], dict[str, Any]], Any]:
         """Convert ``obj`` into ``owner``'s entity (once per request and object: the memo), then
-        run ``resolver`` on it; one coroutine per field, as this runs for every item of a list."""
+        run ``resolver`` on it. Synchronous when the owner's ``resolve_reference`` answers at
+        once (a prefetched list): this runs for every item of a list, and each awaitable costs
+        the executor a coroutine and a task."""
         memos = self.memos
         key_name = owner.name
 
-        async def run(obj: Any, info: GraphQLResolveInfo[Any], kwargs: dict[str, Any]) -> Any:
+        def finish(converted: Any, info: GraphQLResolveInfo[Any], kwargs: dict[str, Any]) -> Any:
+            return None if converted is None else resolver(converted, info, **kwargs)
+
+        async def later(
+            converted: Awaitable[Any],
+            info: GraphQLResolveInfo[Any],
+            kwargs: dict[str, Any],
+            future: asyncio.Future[Any] | None,
+            memo: _Memo | None,
+            key: tuple[int, str],
+        ) -> Any:
+            try:
+                value = await converted
+            except BaseException as error:
+                if memo is not None and future is not None:
+                    memo.entries.pop(key, None)
+                    if isinstance(error, Exception):
+                        future.set_exception(error)
+                        future.exception()  # retrieved: waiters re-raise it, logged once
+                    else:
+                        future.cancel()
+                raise
+            if future is not None:
+                future.set_result(value)
+            result = finish(value, info, kwargs)
+            return await result if inspect.isawaitable(result) else result
+
+        async def waiting(
+            future: asyncio.Future[Any], info: GraphQLResolveInfo[Any], kwargs: dict[str, Any]
+        ) -> Any:
+            result = finish(await asyncio.shield(future), info, kwargs)
+            return await result if inspect.isawaitable(result) else result
+
+        def run(obj: Any, info: GraphQLResolveInfo[Any], kwargs: dict[str, Any]) -> Any:
             entity = self.entities.get((type_name, key_name))
             if entity is None:
                 raise GraphQLError(
@@ -159,45 +262,35 @@ class EntityConverter:
                     " so it cannot resolve fields of objects other subgraphs produced"
                 )
             memo = _memo_for(memos, info.context)
-            if memo is None:
-                converted = await self._reference(entity, obj, info)
-            else:
-                key = (id(obj), key_name)
+            key = (id(obj), key_name)
+            if memo is not None:
                 entry = memo.entries.get(key)
                 if entry is not None and _deref(entry[0]) is obj:
-                    converted = await asyncio.shield(entry[1])
-                else:
-                    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-                    memo.entries[key] = (memo.reference(obj, key), future)
-                    try:
-                        converted = await self._reference(entity, obj, info)
-                    except BaseException as error:
-                        memo.entries.pop(key, None)
-                        if isinstance(error, Exception):
-                            future.set_exception(error)
-                            future.exception()  # retrieved: waiters re-raise it, logged once
-                        else:
-                            future.cancel()
-                        raise
-                    future.set_result(converted)
-            if converted is None:
-                return None
-            result = resolver(converted, info, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
-            return result
+                    done = entry[1]
+                    if done.done() and not done.cancelled() and done.exception() is None:
+                        return finish(done.result(), info, kwargs)
+                    return waiting(done, info, kwargs)
+            converted = self._reference(entity, obj, info)
+            if not inspect.isawaitable(converted):
+                # Answered at once (a prefetched list): nothing to share with the object's other
+                # fields, which convert it again as cheaply.
+                return finish(converted, info, kwargs)
+            future: asyncio.Future[Any] | None = None
+            if memo is not None:
+                future = asyncio.get_running_loop().create_future()
+                memo.entries[key] = (memo.reference(obj, key), future)
+            return later(converted, info, kwargs, future, memo, key)
 
         return run
 
-    async def _reference(self, entity: _Entity, obj: Any, info: GraphQLResolveInfo[Any]) -> Any:
+    def _reference(self, entity: _Entity, obj: Any, info: GraphQLResolveInfo[Any]) -> Any:
+        """The owner's object for ``obj``: now, or an awaitable of it."""
         representation = self._representation(entity, obj)
-        strawberry_schema = entity.subgraph.strawberry_schema
-        strawberry_info = strawberry_schema.config.info_class(
-            _raw_info=_with_schema(info, entity.subgraph.schema), _field=None
-        )
+        strawberry_info = self._strawberry_info(entity, info)
         if entity.resolve_reference is None:
             from strawberry.types.arguments import convert_argument
 
+            strawberry_schema = entity.subgraph.strawberry_schema
             return convert_argument(
                 representation,
                 type_=entity.origin,
@@ -208,10 +301,91 @@ class EntityConverter:
         kwargs = dict(representation)
         if entity.wants_info:
             kwargs["info"] = strawberry_info
-        result = entity.resolve_reference(**kwargs)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+        return entity.resolve_reference(**kwargs)
+
+    def _strawberry_info(self, entity: _Entity, info: GraphQLResolveInfo[Any]) -> Any:
+        return entity.subgraph.strawberry_schema.config.info_class(
+            _raw_info=_with_schema(info, entity.subgraph.schema), _field=None
+        )
+
+    # --- prefetching a list's entities ---------------------------------------------------
+
+    def prefetching(
+        self, target: str, through: str | None, inner: Callable[..., Any]
+    ) -> Callable[..., Any]:
+        """``inner`` (a list field's resolver) followed, when its selection asks for fields of
+        ``target`` that another subgraph owns, by that subgraph's ``prefetch_references`` for
+        the whole list (the items, or each item's ``through`` field: a connection's edges),
+        like a router's one ``_entities`` call per list. Without a prefetcher, ``inner``."""
+        prefetchers = self.prefetchers.get(target)
+        if not prefetchers:
+            return inner
+
+        def resolve(obj: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
+            result = inner(obj, info, **kwargs)
+            wanted = self._wanted(target, prefetchers, info, through)
+            if not wanted:
+                return result
+            return self._prefetched(result, wanted, info, through)
+
+        def try_now(obj: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
+            if self._wanted(target, prefetchers, info, through):
+                return NOT_NOW
+            return now(inner(obj, info, **kwargs))
+
+        setattr(resolve, TRY_NOW, try_now)
+        return resolve
+
+    def _wanted(
+        self,
+        target: str,
+        prefetchers: list[_Prefetcher],
+        info: GraphQLResolveInfo[Any],
+        through: str | None,
+    ) -> list[_Prefetcher]:
+        memo = _memo_for(self.memos, info.context)
+        key = (id(info.field_nodes[0]), target)
+        if memo is not None and key in memo.wanted:
+            return memo.wanted[key]
+        owners = {self.owners.get((target, name)) for name in _selected(info, through)}
+        wanted = [p for p in prefetchers if p.subgraph.name in owners]
+        if memo is not None:
+            memo.wanted[key] = wanted
+        return wanted
+
+    async def _prefetched(
+        self,
+        result: Any,
+        wanted: list[_Prefetcher],
+        info: GraphQLResolveInfo[Any],
+        through: str | None,
+    ) -> Any:
+        value = await result if inspect.isawaitable(result) else result
+        if value is None or isinstance(value, str | bytes | Mapping):
+            return value
+        value = list(value)
+        objects = value if through is None else [getattr(item, through, None) for item in value]
+        for prefetcher in wanted:
+            name = prefetcher.subgraph.name
+            representations = []
+            for obj in objects:
+                producers = self.class_subgraphs.get(type(obj))
+                if obj is None or producers is None or name in producers:
+                    continue  # the subgraph's own objects need no conversion
+                try:
+                    representations.append(self._representation(prefetcher.entity, obj))
+                except GraphQLError:
+                    continue  # its field reports that when it runs
+            if not representations:
+                continue
+            try:
+                await prefetcher.hook(
+                    info=self._strawberry_info(prefetcher.entity, info),
+                    representations=representations,
+                )
+            except Exception as error:  # the items' own resolution reports it, if it recurs
+                log.debug("entity prefetch failed", subgraph=name, error=type(error).__name__)
+        return value
 
     def _representation(self, entity: _Entity, obj: Any) -> dict[str, Any]:
         """The key fields of ``obj`` as a router would send them (serialized leaf values)."""
@@ -304,3 +478,37 @@ def _with_schema(info: GraphQLResolveInfo[Any], schema: Any) -> GraphQLResolveIn
     values = list(info)
     values[_SCHEMA_INDEX] = schema
     return tuple.__new__(type(info), values)
+
+
+def _selected(info: GraphQLResolveInfo[Any], through: str | None) -> set[str]:
+    """The names of the fields selected on the list's items (or on their ``through`` field),
+    through fragments; each fragment is walked once per level, so the cost is linear in the
+    document."""
+    fragments = info.fragments
+
+    def walk(selection_set: SelectionSetNode | None, out: list[FieldNode], seen: set[str]) -> None:
+        if selection_set is None:
+            return
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                out.append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set, out, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in seen and name in fragments:
+                    seen.add(name)
+                    walk(fragments[name].selection_set, out, seen)
+
+    fields: list[FieldNode] = []
+    seen: set[str] = set()
+    for node in info.field_nodes:
+        walk(node.selection_set, fields, seen)
+    if through is not None:
+        inner: list[FieldNode] = []
+        seen = set()
+        for node in fields:
+            if node.name.value == through:
+                walk(node.selection_set, inner, seen)
+        fields = inner
+    return {node.name.value for node in fields}

@@ -36,7 +36,7 @@ from graphql.execution.executor_throwing_on_incremental import ExecutorThrowingO
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
 
-__all__ = ["OWNER", "PLAIN_ATTRIBUTE", "SYNC_RESOLVER", "FastExecutor"]
+__all__ = ["NOT_NOW", "OWNER", "PLAIN_ATTRIBUTE", "SYNC_RESOLVER", "TRY_NOW", "FastExecutor", "now"]
 
 # Marks the composition puts on resolvers: a plain attribute read (the attribute's name), and a
 # subgraph's own synchronous resolver. Only marked resolvers run on the compiled path; others
@@ -47,6 +47,21 @@ __all__ = ["OWNER", "PLAIN_ATTRIBUTE", "SYNC_RESOLVER", "FastExecutor"]
 PLAIN_ATTRIBUTE = "_revenge_plain_attribute"
 SYNC_RESOLVER = "_revenge_sync_resolver"
 OWNER = "_revenge_owner"
+# ``TRY_NOW`` on a resolver: a function with the resolver's signature that answers at once or
+# returns ``NOT_NOW``, having started nothing (an entity field answered from a prefetched list,
+# else converted the slow way). The compiled path calls it instead of the resolver.
+TRY_NOW = "_revenge_try_now"
+NOT_NOW: Any = object()
+
+
+def now(value: Any) -> Any:
+    """``value``, or ``NOT_NOW`` for an awaitable (a coroutine is closed unstarted)."""
+    if inspect.isawaitable(value):
+        if inspect.iscoroutine(value):
+            value.close()
+        return NOT_NOW
+    return value
+
 
 Complete = Callable[[Any, Path], Any]
 
@@ -161,9 +176,11 @@ class FastExecutor(ExecutorThrowingOnIncremental):
             )
         except Exception:
             raise _GiveUp from None
-        resolve = field_def.resolve
-        if resolve is None or not getattr(resolve, SYNC_RESOLVER, False):
-            raise _GiveUp
+        resolve = getattr(field_def.resolve, TRY_NOW, None)
+        if resolve is None:
+            resolve = field_def.resolve
+            if resolve is None or not getattr(resolve, SYNC_RESOLVER, False):
+                raise _GiveUp
         nodes = [details.node for details in field_details_list]
 
         def call(source: Any, path: Path) -> Any:
@@ -173,6 +190,8 @@ class FastExecutor(ExecutorThrowingOnIncremental):
                 value = resolve(source, info, **args)
             except Exception:
                 raise _GiveUp from None
+            if value is NOT_NOW:
+                raise _GiveUp
             if self.is_awaitable(value):
                 if inspect.iscoroutine(value):
                     value.close()  # not started: a sync resolver deferring to a loader

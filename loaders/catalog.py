@@ -16,6 +16,7 @@ import asyncpg
 from aiodataloader import DataLoader
 
 from infra.authz.service import VisibilityFilter
+from loaders.peek import Peek, peek
 from loaders.visibility import EVERYTHING, AddParam, library_condition, visibility_conditions
 
 __all__ = [
@@ -37,26 +38,6 @@ Row = Any
 TOP_LEVEL_KINDS = ["movie", "series", "artist", "album"]
 
 
-class _Peek:
-    """What a loader already holds for a key, without waiting (see ``peek``)."""
-
-    __slots__ = ("found", "value")
-
-    def __init__(self, found: bool, value: Any = None) -> None:
-        self.found = found
-        self.value = value
-
-
-_MISSING = _Peek(False)
-
-
-def _peek(futures: dict[Any, Any], key: Any) -> _Peek:
-    future = futures.get(key)
-    if future is None or not future.done() or future.cancelled() or future.exception():
-        return _MISSING
-    return _Peek(True, future.result())
-
-
 class _PoolLoader(DataLoader[uuid.UUID, Any]):
     """A loader over the pool whose cache can be read without waiting (``peek``)."""
 
@@ -65,9 +46,9 @@ class _PoolLoader(DataLoader[uuid.UUID, Any]):
         super().__init__(cache_map=self.futures)
         self.pool = pool
 
-    def peek(self, key: uuid.UUID) -> _Peek:
+    def peek(self, key: uuid.UUID) -> Peek:
         """The loaded value when this request already loaded ``key`` (a primed page)."""
-        return _peek(self.futures, key)
+        return peek(self.futures, key)
 
 
 class _RowByIdLoader(_PoolLoader):

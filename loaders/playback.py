@@ -18,6 +18,7 @@ import asyncpg
 from aiodataloader import DataLoader
 
 from infra.authz.service import VisibilityFilter
+from loaders.peek import Peek, peek
 from loaders.visibility import EVERYTHING, visibility_conditions
 
 __all__ = ["ItemUserData", "UserDataByItemIdLoader"]
@@ -37,10 +38,15 @@ class UserDataByItemIdLoader(DataLoader[uuid.UUID, ItemUserData | None]):
     def __init__(
         self, pool: asyncpg.Pool, profile_id: uuid.UUID, visibility: VisibilityFilter = EVERYTHING
     ) -> None:
-        super().__init__()
+        self.futures: dict[Any, Any] = {}
+        super().__init__(cache_map=self.futures)
         self.pool = pool
         self.profile_id = profile_id
         self.visibility = visibility
+
+    def peek(self, key: uuid.UUID) -> Peek:
+        """The item's watch state when this request already loaded it (a prefetched page)."""
+        return peek(self.futures, key)
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[ItemUserData | None]:
         if self.visibility.nothing_visible:

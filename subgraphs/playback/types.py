@@ -11,7 +11,8 @@ import strawberry
 
 import media.playback as media_playback
 from loaders.context import Context
-from loaders.playback import UserDataByItemIdLoader
+from loaders.peek import MISSING, Peek
+from loaders.playback import ItemUserData, UserDataByItemIdLoader
 from subgraphs.playback.enums import PlaybackMethod, SubtitleDelivery
 from subgraphs.playback.permissions import require_viewer, visibility
 
@@ -67,19 +68,54 @@ async def user_data_loader(info: Info) -> UserDataByItemIdLoader:
     return loader
 
 
+def _item_id(id: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(id))
+    except ValueError:
+        return None
+
+
+def _loaded(info: Info, item_id: uuid.UUID) -> Peek:
+    """The caller's watch state of the item when this request already loaded it."""
+    loader: UserDataByItemIdLoader | None = info.context.state.get(_LOADER_KEY)
+    return loader.peek(item_id) if loader is not None else MISSING
+
+
+def _user_data(entry: ItemUserData | None) -> UserData | None:
+    return UserData.from_row(entry.row) if entry is not None and entry.row is not None else None
+
+
 @strawberry.federation.type(keys=["id"])
 class MediaItem:
     id: strawberry.ID
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> MediaItem | None:
+    async def prefetch_references(cls, info: Info, representations: list[dict[str, Any]]) -> None:
+        """Load the watch state of a page's items in one statement before they resolve (the
+        gateway calls this for a list whose items select a field of ours), so that
+        ``resolve_reference`` and ``userData`` answer each item without awaiting."""
+        if not info.context.principal.is_authenticated:
+            return
+        ids = [item_id for r in representations if (item_id := _item_id(r.get("id")))]
+        await (await user_data_loader(info)).load_many(ids)
+
+    @classmethod
+    def resolve_reference(cls, info: Info, id: strawberry.ID) -> Any:
         """The item when the caller may see it (the catalog's visibility), else null: a
         router's ``_entities`` call answers a hidden item as an unknown one. For a signed-in
-        caller the check is the user-data loader's, so ``userData`` costs no second statement."""
-        try:
-            item_id = uuid.UUID(str(id))
-        except ValueError:
+        caller the check is the user-data loader's, so ``userData`` costs no second statement;
+        a prefetched item answers at once, any other is awaited."""
+        item_id = _item_id(id)
+        if item_id is None:
             return None
+        if info.context.principal.is_authenticated:
+            loaded = _loaded(info, item_id)
+            if loaded.found:
+                return cls(id=strawberry.ID(str(item_id))) if loaded.value is not None else None
+        return cls._resolve_reference(info, item_id)
+
+    @classmethod
+    async def _resolve_reference(cls, info: Info, item_id: uuid.UUID) -> MediaItem | None:
         if info.context.principal.is_authenticated:
             visible: object = await (await user_data_loader(info)).load(item_id)
         else:
@@ -87,15 +123,20 @@ class MediaItem:
         return cls(id=strawberry.ID(str(item_id))) if visible is not None else None
 
     @strawberry.field
-    async def user_data(self, info: Info) -> UserData | None:
+    def user_data(self, info: Info) -> UserData | None:
+        # Synchronous when the page was prefetched (the common case), else an awaitable.
         if not info.context.principal.is_authenticated:
             return None
-        try:
-            item_id = uuid.UUID(str(self.id))
-        except ValueError:
+        item_id = _item_id(self.id)
+        if item_id is None:
             return None
-        entry = await (await user_data_loader(info)).load(item_id)
-        return UserData.from_row(entry.row) if entry is not None and entry.row is not None else None
+        loaded = _loaded(info, item_id)
+        if loaded.found:
+            return _user_data(loaded.value)
+        return self._user_data_later(info, item_id)  # type: ignore[return-value]
+
+    async def _user_data_later(self, info: Info, item_id: uuid.UUID) -> UserData | None:
+        return _user_data(await (await user_data_loader(info)).load(item_id))
 
 
 @strawberry.type
