@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -212,3 +214,32 @@ async def test_rating_is_set_cleared_and_bounded(pool: asyncpg.Pool, execute: Ex
     assert error_codes(negative) == ["BAD_USER_INPUT"]
     assert error_codes(missing) == ["NOT_FOUND"]
     assert await pool.fetchval("SELECT rating FROM user_data WHERE item_id = $1", item_id) is None
+
+
+async def test_a_prefetched_page_answers_references_and_user_data_without_awaiting(
+    pool: asyncpg.Pool, viewer: Any, context: Any
+) -> None:
+    """What the gateway's entity prefetch relies on: after ``prefetch_references`` for a page,
+    ``resolve_reference`` and ``userData`` answer at once, with the catalog's visibility."""
+    from subgraphs.playback.types import MediaItem
+
+    library_id = await add_library(pool)
+    watched = await add_item(pool, library_id, "Watched")
+    hidden = await add_item(pool, library_id, "Hidden", rating_rank=50)
+    elsewhere = await add_item(pool, library_id, "Not on the page")
+    await _user_data(pool, viewer, watched, 600_000, 1)
+    kids = context(visibility=VisibilityFilter(library_ids=ALL, max_rating_rank=10))
+    info = SimpleNamespace(context=kids)
+    page = [{"id": str(watched)}, {"id": str(hidden)}, {"id": "not-an-id"}]
+
+    await MediaItem.prefetch_references(info, page)  # type: ignore[arg-type]
+    reference = MediaItem.resolve_reference(info, str(watched))  # type: ignore[arg-type]
+    data = reference.user_data(info)  # type: ignore[arg-type]
+    later = MediaItem.resolve_reference(info, str(elsewhere))  # type: ignore[arg-type]
+
+    assert isinstance(reference, MediaItem) and reference.id == str(watched)
+    assert (data.position_ms, data.is_played) == (600_000, False)
+    assert MediaItem.resolve_reference(info, str(hidden)) is None  # type: ignore[arg-type]
+    assert MediaItem.resolve_reference(info, "not-an-id") is None  # type: ignore[arg-type]
+    assert inspect.isawaitable(later)  # not on the page: loaded the ordinary way
+    assert (await later).id == str(elsewhere)
