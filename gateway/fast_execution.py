@@ -80,6 +80,7 @@ class FastExecutor(ExecutorThrowingOnIncremental):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plans: dict[tuple[int, int], Complete | None] = {}
+        self._completions: dict[tuple[int, int], Complete | None] = {}
         self._keep: list[Any] = []  # keys are ids: keep their objects alive for the request
 
     def execute_field(
@@ -104,6 +105,45 @@ class FastExecutor(ExecutorThrowingOnIncremental):
                     pass
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
+        )
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """A value graphql-core resolved (an awaited resolver, a list's item) is completed on
+        the compiled path when its sub-tree compiles: a list whose resolver had to wait (a
+        prefetch) still completes its items without the general machinery."""
+        inner = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+        if (
+            isinstance(inner, GraphQLList | GraphQLObjectType)
+            and position_context is None
+            and not self.middleware_manager
+            and not isinstance(result, Exception)
+            and not self.is_awaitable(result)
+        ):
+            key = (id(return_type), id(field_details_list))
+            if key in self._completions:
+                complete = self._completions[key]
+            else:
+                try:
+                    complete = self._type(return_type, field_details_list)
+                except _GiveUp:
+                    complete = None
+                self._completions[key] = complete
+                self._keep.append((return_type, field_details_list))
+            if complete is not None:
+                try:
+                    return complete(result, path)
+                except _GiveUp:
+                    pass
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
         )
 
     # -- compiling -------------------------------------------------------------------------
