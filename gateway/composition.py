@@ -63,7 +63,7 @@ from graphql import (
 from strawberry.federation.schema_directives import External, Key, Shareable
 from strawberry.types.cast import get_strawberry_type_cast
 
-from gateway.entities import DEFINITION_BACKREF, EntityConverter
+from gateway.entities import DEFINITION_BACKREF, EntityConverter, with_schema
 from gateway.fast_execution import OWNER, PLAIN_ATTRIBUTE, SYNC_RESOLVER
 
 __all__ = ["ComposedSchema", "CompositionError", "compose"]
@@ -505,7 +505,7 @@ class _Composer:
             for name, converter in converters.items():
                 if name in kwargs:
                     kwargs[name] = converter(kwargs[name])
-            return resolve(obj, info._replace(schema=subgraph_schema), **kwargs)
+            return resolve(obj, with_schema(info, subgraph_schema), **kwargs)
 
         definition = _strawberry(source.field.extensions)
         if not subscribe and definition is not None and not getattr(definition, "is_async", True):
@@ -576,7 +576,7 @@ class _Composer:
                 if own_resolve is None:
                     continue
                 try:
-                    result = own_resolve(value, info._replace(schema=subgraph.schema), own_abstract)
+                    result = own_resolve(value, with_schema(info, subgraph.schema), own_abstract)
                 except Exception:  # another subgraph may know the value
                     continue
                 if result is not None:
@@ -601,7 +601,7 @@ class _Composer:
             if name in class_type_names.get(type(value), ()):
                 return True
             return any(
-                check(value, info._replace(schema=subgraph.schema)) for subgraph, check in checks
+                check(value, with_schema(info, subgraph.schema)) for subgraph, check in checks
             )
 
         return is_type_of
@@ -697,7 +697,7 @@ def _direct_call(source: _FieldSource) -> Callable[..., Any] | None:
         call_kwargs = {}
         if info_name is not None:
             call_kwargs[info_name] = info_class(
-                _raw_info=info._replace(schema=subgraph_schema), _field=definition
+                _raw_info=with_schema(info, subgraph_schema), _field=definition
             )
         return func(obj, **call_kwargs) if takes_self else func(**call_kwargs)
 

@@ -46,7 +46,7 @@ from gateway.fast_execution import NOT_NOW, PLAIN_ATTRIBUTE, SYNC_RESOLVER, TRY_
 if TYPE_CHECKING:
     from gateway.composition import _Subgraph
 
-__all__ = ["DEFINITION_BACKREF", "EntityConverter"]
+__all__ = ["DEFINITION_BACKREF", "EntityConverter", "with_schema"]
 
 log = structlog.get_logger("revenge.entities")
 
@@ -305,7 +305,7 @@ class EntityConverter:
 
     def _strawberry_info(self, entity: _Entity, info: GraphQLResolveInfo[Any]) -> Any:
         return entity.subgraph.strawberry_schema.config.info_class(
-            _raw_info=_with_schema(info, entity.subgraph.schema), _field=None
+            _raw_info=with_schema(info, entity.subgraph.schema), _field=None
         )
 
     # --- prefetching a list's entities ---------------------------------------------------
@@ -473,7 +473,7 @@ def _deref(reference: Any) -> Any:
 _SCHEMA_INDEX = GraphQLResolveInfo._fields.index("schema")
 
 
-def _with_schema(info: GraphQLResolveInfo[Any], schema: Any) -> GraphQLResolveInfo[Any]:
+def with_schema(info: GraphQLResolveInfo[Any], schema: Any) -> GraphQLResolveInfo[Any]:
     """``info._replace(schema=schema)`` without namedtuple's generic (slower) path."""
     values = list(info)
     values[_SCHEMA_INDEX] = schema

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import uuid
 from enum import Enum
 from typing import Any
@@ -69,8 +70,15 @@ async def user_data_loader(info: Info) -> UserDataByItemIdLoader:
 
 
 def _item_id(id: object) -> uuid.UUID | None:
+    return _parse_item_id(str(id))
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_item_id(text: str) -> uuid.UUID | None:
+    """Parsed once however many of a page's fields ask (the prefetch, the reference,
+    ``userData``); bounded, so odd ids cost nothing lasting."""
     try:
-        return uuid.UUID(str(id))
+        return uuid.UUID(text)
     except ValueError:
         return None
 
