@@ -4,9 +4,9 @@ through the request's batch loaders, so a page of items costs one statement per 
 from __future__ import annotations
 
 import datetime
+import posixpath
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import PurePath
 from typing import Any, NewType
 
 import strawberry
@@ -299,7 +299,7 @@ class MediaFile:
     def from_row(cls, row: Any) -> MediaFile:
         return cls(
             id=strawberry.ID(str(row["id"])),
-            file_name=PurePath(row["path"]).name,
+            file_name=posixpath.basename(row["path"]),  # a file path never ends in "/"
             file_path=row["path"],
             size=row["size"],
             container=row["container"],
