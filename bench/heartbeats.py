@@ -14,9 +14,11 @@ its own item).
    ``reportProgress`` mutation with an API key for ``--http-seconds`` from ``--connections``
    connections, the sessions in turn. Printed: heartbeats per second, p50/p99 latency, errors
    (non-200 answers or GraphQL errors, counted by the Lua script), the server's CPU per
-   heartbeat (every thread, from ``/proc/<pid>/task/*/schedstat``), and the rows the phase wrote
-   to ``playback_sessions`` (``pg_stat_user_tables``): coalesced, that is at most one row per
-   session per flush interval, where one write per heartbeat would be one row each.
+   heartbeat (its whole process tree, from /proc), and the rows the phase wrote to
+   ``playback_sessions`` (``pg_stat_user_tables``): coalesced, that is at most one row per
+   session per flush interval in each server process (wrk sends every session over every
+   connection, so each process hears each session), where one write per heartbeat would be one
+   row each.
 
 Target: >= 2,000 heartbeats per second per process, with writes coalesced.
 
@@ -34,8 +36,9 @@ import time
 from pathlib import Path
 
 import asyncpg
+import httpx
+from _processes import tree_cpu_seconds
 from _support import bench_database_and_url, figure
-from persisted_queries import server_cpu_ns
 from stream import free_port, start_revenge, stop, wait_ready, wrk_binary
 
 from infra.bus import InProcessBus
@@ -183,16 +186,18 @@ async def over_http(
                 wait_ready, f"{base}/health/ready", server, headers={}, status=200
             )
             await asyncio.sleep(1.0)  # the statistics collector's counts settle
+            ready = await asyncio.to_thread(_ready, f"{base}/health/ready")
+            processes = int((ready.get("processes") or {"of": 1})["of"])
             before = await rows_written(pool)
             command = [
                 wrk_binary(), "-t1", f"-c{args.connections}", f"-d{args.http_seconds}s",
                 "-s", str(script), base,
             ]  # fmt: skip
-            cpu_before = server_cpu_ns(server.pid)
+            cpu_before = tree_cpu_seconds(server.pid)
             done = await asyncio.to_thread(
                 subprocess.run, command, capture_output=True, text=True, check=False
             )
-            cpu = server_cpu_ns(server.pid) - cpu_before
+            cpu = (tree_cpu_seconds(server.pid) - cpu_before) * 1e9  # ns, every server process
             line = next((row for row in done.stdout.splitlines() if row.startswith("RESULT")), "")
             if done.returncode != 0 or not line:
                 raise SystemExit(f"wrk failed: {done.stderr[-500:]}")
@@ -210,11 +215,15 @@ async def over_http(
     figure("http_errors", bad + socket_errors, "errors")
     figure("http_rows_written", written, "rows")
     figure("http_heartbeats_sent", requests, "requests")
-    flushes = args.http_seconds / 5.0 + 2  # the 5 s interval, a flush at each end
+    # The 5 s interval, a flush at each end, in each server process: wrk spreads every session
+    # over all the connections, so each process coalesces (and writes) the sessions it heard.
+    flushes = (args.http_seconds / 5.0 + 2) * processes
     coalesced = written <= len(ids) * flushes and written < requests
+    figure("http_server_processes", processes, "")
     ok = rate >= TARGET_PER_SECOND and bad + socket_errors == 0 and coalesced
     print(
-        f"summary heartbeats.http revenge serve, {args.connections} connections, "
+        f"summary heartbeats.http revenge serve ({processes} processes), "
+        f"{args.connections} connections, "
         f"{len(ids)} sessions: {rate:.0f}/s (target >= {TARGET_PER_SECOND:.0f}/s), "
         f"server CPU {cpu / requests / 1000:.0f} us a heartbeat, "
         f"p50={p50 / 1000:.1f} ms p99={p99 / 1000:.1f} ms errors={bad + socket_errors}; "
@@ -223,6 +232,11 @@ async def over_http(
         flush=True,
     )
     return ok
+
+
+def _ready(url: str) -> dict:
+    answer: dict = httpx.get(url, timeout=5).json()
+    return answer
 
 
 if __name__ == "__main__":
