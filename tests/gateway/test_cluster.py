@@ -85,16 +85,18 @@ def kill(process: subprocess.Popen[bytes]) -> None:
     process.communicate(timeout=30)
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, str]]]:
+def start_cluster(
+    tmp_path: Path, **extra: str
+) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """`revenge serve` with two server processes on a free port, once both are ready: the
+    process, its URL and its environment (``extra`` added)."""
     port = free_port()
     env = clean_env(
         REVENGE_DATA_DIR=str(tmp_path / "data"),
         REVENGE_SERVER_PORT=str(port),
         REVENGE_SERVER_WORKERS="2",
         REVENGE_PROBE_WORKERS="1",
-        REVENGE_METRICS_ENABLED="true",
-        REVENGE_METRICS_TOKEN=METRICS_TOKEN,
+        **extra,
     )
     process = subprocess.Popen(
         [REVENGE, "serve"],
@@ -106,6 +108,18 @@ def cluster(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, dict
     url = f"http://127.0.0.1:{port}"
     try:
         wait_all_ready(url, process, 2)
+    except BaseException:
+        kill(process)
+        raise
+    return process, url, env
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, str]]]:
+    process, url, env = start_cluster(
+        tmp_path, REVENGE_METRICS_ENABLED="true", REVENGE_METRICS_TOKEN=METRICS_TOKEN
+    )
+    try:
         yield process, url, env
     finally:
         kill(process)
@@ -272,24 +286,12 @@ def test_postgresql_restarted_under_a_running_cluster_recovers(tmp_path: Path) -
     # is back the pools, the bus's LISTEN connection and the job leadership recover by themselves.
     directory = tmp_path / "postgres"
     embedded = asyncio.run(start_embedded_postgres(directory))
-    port = free_port()
-    env = clean_env(
-        REVENGE_DATA_DIR=str(tmp_path / "data"),
-        REVENGE_DATABASE_URL=embedded.url,
-        REVENGE_SERVER_PORT=str(port),
-        REVENGE_SERVER_WORKERS="2",
-        REVENGE_PROBE_WORKERS="1",
-    )
-    process = subprocess.Popen(
-        [REVENGE, "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_all_ready(url, process, 2)
+        process, url, env = start_cluster(tmp_path, REVENGE_DATABASE_URL=embedded.url)
+    except BaseException:
+        embedded.stop()
+        raise
+    try:
         key = cli_admin_key(env)
         folder = tmp_path / "Movies"
         folder.mkdir()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -21,9 +20,8 @@ import redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.gateway.conftest import free_port
-from tests.gateway.test_cli import REVENGE, clean_env, cli_admin_key
-from tests.gateway.test_cluster import kill, wait_all_ready
+from tests.gateway.test_cli import cli_admin_key
+from tests.gateway.test_cluster import kill, start_cluster
 from tests.support.media_files import make_video
 from tests.support.webhook_receiver import receiver
 
@@ -56,28 +54,13 @@ def private_redis(url: str) -> str:
 
 @pytest.fixture(params=["postgres", "redis"])
 def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    port = free_port()
     extra = {}
     if request.param == "redis":
         extra["REVENGE_CACHE_URL"] = private_redis(request.getfixturevalue("redis_url"))
-    env = clean_env(
-        REVENGE_DATA_DIR=str(tmp_path / "data"),
-        REVENGE_SERVER_PORT=str(port),
-        REVENGE_SERVER_WORKERS="2",
-        REVENGE_PROBE_WORKERS="1",
-        REVENGE_GRAPHQL_WS_MAX_CONNECTIONS_PER_USER="3",
-        **extra,
+    process, url, env = start_cluster(
+        tmp_path, REVENGE_GRAPHQL_WS_MAX_CONNECTIONS_PER_USER="3", **extra
     )
-    process = subprocess.Popen(
-        [REVENGE, "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_all_ready(url, process, 2)
         yield url, env
     finally:
         kill(process)
