@@ -64,7 +64,7 @@ from strawberry.federation.schema_directives import External, Key, Shareable
 from strawberry.types.cast import get_strawberry_type_cast
 
 from gateway.entities import DEFINITION_BACKREF, EntityConverter, with_schema
-from gateway.fast_execution import OWNER, PLAIN_ATTRIBUTE, SYNC_RESOLVER
+from gateway.fast_execution import PLAIN_ATTRIBUTE, SYNC_RESOLVER
 
 __all__ = ["ComposedSchema", "CompositionError", "compose"]
 
@@ -430,20 +430,12 @@ class _Composer:
                 merged.subscribe = self._bound_resolver(owner, merged.args, subscribe=True)
             return merged
         merged.resolve = self.entities.entity_aware(type_name, owner.subgraph, resolvers)
-        own = resolvers[owner.subgraph.name]
-        attribute = getattr(own, PLAIN_ATTRIBUTE, None)
-        if attribute is not None:
-            # The fast executor reads it straight off objects the owner produced; any other
-            # object takes this resolver (and its conversion).
-            setattr(merged.resolve, PLAIN_ATTRIBUTE, attribute)
-            owns = (self.entities.class_subgraphs, owner.subgraph.name)
-            setattr(merged.resolve, OWNER, owns)
         return merged
 
     def _prefetching(self, field: GraphQLField, resolve: Callable[..., Any]) -> Callable[..., Any]:
         """A list of entities (or a connection's edges of them, through ``node``) that another
         subgraph extends loads that subgraph's data for the whole list at once
-        (``EntityConverter.prefetching``); the fast executor may still call it inline."""
+        (``EntityConverter.prefetching``)."""
         type_ = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
         if not isinstance(type_, GraphQLList) or field.subscribe is not None:
             return resolve
@@ -455,12 +447,7 @@ class _Composer:
                 item, through = node, "node"
         if not isinstance(item, GraphQLObjectType) or len(self.sources.get(item.name, [])) < 2:
             return resolve
-        wrapped = self.entities.prefetching(item.name, through, resolve)
-        if wrapped is not resolve and (
-            getattr(resolve, SYNC_RESOLVER, False) or getattr(resolve, PLAIN_ATTRIBUTE, None)
-        ):
-            setattr(wrapped, SYNC_RESOLVER, True)
-        return wrapped
+        return self.entities.prefetching(item.name, through, resolve)
 
     def _argument(self, argument: GraphQLArgument) -> GraphQLArgument:
         merged = copy(argument)

@@ -41,7 +41,7 @@ from graphql import (
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.base import get_object_definition
 
-from gateway.fast_execution import NOT_NOW, PLAIN_ATTRIBUTE, SYNC_RESOLVER, TRY_NOW, now
+from gateway.fast_execution import NOT_NOW, OWNER, PLAIN_ATTRIBUTE, SYNC_RESOLVER, TRY_NOW, now
 
 if TYPE_CHECKING:
     from gateway.composition import _Subgraph
@@ -157,30 +157,37 @@ class EntityConverter:
         owner_name = owner.name
         owner_resolver = resolvers[owner_name]
         convert_and_resolve = self._converting(type_name, owner, owner_resolver)
+        convert_now = self._converting_now(type_name, owner, owner_resolver)
 
-        def resolve(obj: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
+        def own_resolver(obj: Any) -> Callable[..., Any] | None:
+            """The resolver that answers for ``obj`` as it is, or None: convert it first."""
             producers = class_subgraphs.get(type(obj))
             if producers is None or owner_name in producers:
-                return owner_resolver(obj, info, **kwargs)
+                return owner_resolver
             for producer in producers:  # a key or @shareable field the producer resolves itself
                 if producer in resolvers:
-                    return resolvers[producer](obj, info, **kwargs)
+                    return resolvers[producer]
+            return None
+
+        def resolve(obj: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
+            direct = own_resolver(obj)
+            if direct is not None:
+                return direct(obj, info, **kwargs)
             return convert_and_resolve(obj, info, kwargs)
 
         def try_now(obj: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
-            producers = class_subgraphs.get(type(obj))
-            if producers is None or owner_name in producers:
-                return now(owner_resolver(obj, info, **kwargs))
-            for producer in producers:
-                if producer in resolvers:
-                    return now(resolvers[producer](obj, info, **kwargs))
+            direct = own_resolver(obj)
+            if direct is not None:
+                return now(direct(obj, info, **kwargs))
             return convert_now(obj, info, kwargs)
 
-        convert_now = self._converting_now(type_name, owner, owner_resolver)
-        if getattr(owner_resolver, SYNC_RESOLVER, False) or getattr(
-            owner_resolver, PLAIN_ATTRIBUTE, None
-        ):
-            # The owner may answer at once: the fast executor tries (an async owner never does).
+        attribute = getattr(owner_resolver, PLAIN_ATTRIBUTE, None)
+        if attribute is not None:
+            # The fast executor reads it straight off objects the owner produced; any other
+            # object takes this resolver (and its conversion).
+            setattr(resolve, PLAIN_ATTRIBUTE, attribute)
+            setattr(resolve, OWNER, (class_subgraphs, owner_name))
+        elif _may_answer_now(owner_resolver):
             setattr(resolve, TRY_NOW, try_now)
         return resolve
 
@@ -333,7 +340,8 @@ class EntityConverter:
                 return NOT_NOW
             return now(inner(obj, info, **kwargs))
 
-        setattr(resolve, TRY_NOW, try_now)
+        if _may_answer_now(inner):
+            setattr(resolve, TRY_NOW, try_now)
         return resolve
 
     def _wanted(
@@ -452,6 +460,11 @@ def _plan(cls: type, selection_set: SelectionSetNode, converter: EntityConverter
 
 def _fields(type_: Any) -> dict[str, Any]:
     return dict(type_.fields)
+
+
+def _may_answer_now(resolver: Callable[..., Any]) -> bool:
+    """A plain read or a synchronous resolver (an async one never answers at once)."""
+    return bool(getattr(resolver, SYNC_RESOLVER, False) or getattr(resolver, PLAIN_ATTRIBUTE, None))
 
 
 def _memo_for(memos: dict[int, _Memo], context: Any) -> _Memo | None:
