@@ -26,7 +26,7 @@ from resolvers.user.api_clients import (
     revoke_api_client,
     revoke_client_document,
 )
-from subgraphs.user.permissions import is_admin, require_admin, require_user
+from subgraphs.user.permissions import is_admin, principals_changed, require_admin, require_user
 from subgraphs.user.types import parse_id
 
 __all__ = [
@@ -250,7 +250,5 @@ class ApiClientMutation:
             )
         except RevengeError as problem:
             return _error(problem)
-        cache = info.context.services.get("principals")
-        if cache is not None:  # its keys' cached principals, on every process
-            await cache.changed(None)
+        await principals_changed(info, None)  # its keys' principals, whoever holds them
         return ApiClientPayload(client=ApiClient.from_row(row))

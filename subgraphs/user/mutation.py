@@ -78,6 +78,7 @@ from subgraphs.user.payloads import (
 from subgraphs.user.permissions import (
     admin_refusal,
     is_admin,
+    principals_changed,
     require_user,
     scopes_within,
     session_refusal,
@@ -167,7 +168,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
                 client_address=info.context.client_address,
             )  # fmt: skip
         except RefreshTokenReused as problem:  # the session was revoked
-            await _principals_changed(info, problem.user_id)
+            await principals_changed(info, problem.user_id)
             return auth_error(problem)
         except RevengeError as problem:
             return auth_error(problem)
@@ -181,7 +182,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
         if refusal is not None or session_id is None:
             return refusal or _not_found()
         await sign_out(info.context.pool, session_id)
-        await _principals_changed(info, info.context.principal.user_id)
+        await principals_changed(info, info.context.principal.user_id)
         return SignOutPayload(session_id=strawberry.ID(str(session_id)))
 
     # administration
@@ -308,7 +309,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
             )
         except RevengeError as problem:
             return auth_error(problem)
-        await _principals_changed(info, None)  # an administrator may revoke anyone's key
+        await principals_changed(info, None)  # an administrator may revoke anyone's key
         return RevokePayload(revoked_id=strawberry.ID(str(key_id)))
 
     @strawberry.mutation
@@ -324,7 +325,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
             )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)
-        await _principals_changed(info, None)  # an administrator may revoke anyone's session
+        await principals_changed(info, None)  # an administrator may revoke anyone's session
         return RevokePayload(revoked_id=strawberry.ID(str(session_id)))
 
     @strawberry.mutation
@@ -343,7 +344,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
             )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)
-        await _principals_changed(info, info.context.principal.user_id)
+        await principals_changed(info, info.context.principal.user_id)
         return ChangePasswordPayload(revoked_session_count=revoked)
 
     # profiles
@@ -402,7 +403,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
             )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)
-        await _principals_changed(info, row["user_id"])  # the profile's limits are the principal's
+        await principals_changed(info, row["user_id"])  # the profile's limits are the principal's
         return ProfilePayload(profile=Profile.from_row(row))
 
     @strawberry.mutation
@@ -419,7 +420,7 @@ class Mutation(ApiClientMutation, WebhookMutation):
             )  # fmt: skip
         except RevengeError as problem:
             return auth_error(problem)
-        await _principals_changed(info, None)  # its sessions were signed out, whoever's they were
+        await principals_changed(info, None)  # its sessions were signed out, whoever's they were
         return DeleteProfilePayload(deleted_id=strawberry.ID(str(profile_id)))
 
     @strawberry.mutation
@@ -529,16 +530,8 @@ async def _update_user(
         )
     except RevengeError as problem:
         return auth_error(problem)
-    await _principals_changed(info, target)  # roles or disabled: the principal changed
+    await principals_changed(info, target)  # roles or disabled: the principal changed
     return UpdateUserPayload(user=User.from_row(row))
-
-
-async def _principals_changed(info: Info, user_id: object | None) -> None:
-    """After a committed change to what a principal holds (session, roles, disabled, profile,
-    key): every process forgets the user's cached principals (``None``: everyone's)."""
-    cache = info.context.services.get("principals")
-    if cache is not None:
-        await cache.changed(None if user_id is None else str(user_id))
 
 
 async def _library_access(

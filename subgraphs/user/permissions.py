@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from infra.authz.principal import Principal
 from infra.authz.service import AuthorizationService
@@ -17,6 +18,7 @@ from subgraphs.user.errors import AuthError, AuthErrorCode
 __all__ = [
     "admin_refusal",
     "is_admin",
+    "principals_changed",
     "require_admin",
     "require_user",
     "scopes_within",
@@ -73,3 +75,11 @@ def scopes_within(held: Iterable[str], wanted: Iterable[str]) -> bool:
     credential that made it)."""
     held_scopes = list(held)
     return all(any(_covers(h, w) for h in held_scopes) for w in wanted)
+
+
+async def principals_changed(info: Any, user_id: object | None) -> None:
+    """After a committed change to what a principal holds (session, roles, disabled, profile,
+    key, client): every process forgets the user's cached principals (``None``: everyone's)."""
+    cache = info.context.services.get("principals")
+    if cache is not None:
+        await cache.changed(None if user_id is None else str(user_id))
