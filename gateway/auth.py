@@ -59,14 +59,13 @@ def credentials_from(
 
 
 async def authenticate(
-    pool: asyncpg.Pool,
-    ring: KeyRing,
-    token: str | None,
-    api_key: str | None,
-    cache: PrincipalCache | None = None,
+    pool: asyncpg.Pool, services: Mapping[str, Any], token: str | None, api_key: str | None
 ) -> tuple[Principal, str | None]:
-    """The principal and, for a signed-in session, its session id (from ``cache`` when it
-    holds them: no database round trip)."""
+    """The principal and, for a signed-in session, its session id. ``services`` are those of
+    ``open_auth_services``: the key ring, and the principal cache that answers without a
+    database round trip when it holds the credential."""
+    ring: KeyRing = services["key_ring"]
+    cache: PrincipalCache | None = services.get("principals")
     if token is not None and api_key is not None:
         raise Unauthenticated("send either a bearer token or an API key, not both")
     if token is not None:

@@ -45,11 +45,7 @@ def request_context(settings: Settings) -> ContextFactory:
         state = connection.app.state
         token, api_key = credentials_from(connection.headers, params)
         principal, session_id = await authenticate(
-            state.database.pool,
-            state.services["key_ring"],
-            token,
-            api_key,
-            state.services.get("principals"),
+            state.database.pool, state.services, token, api_key
         )
         authz = state.services["authz"]
         return Context(

@@ -302,13 +302,7 @@ async def request_principal(
         params = {name: request.query_params.get(name, "") for name in _SIGNATURE_PARAMS}
         return await signed_principal(request.app, file_id, params, hls=hls)
     token, api_key = credentials_from(request.headers)
-    principal, _ = await authenticate(
-        state.database.pool,
-        state.services["key_ring"],
-        token,
-        api_key,
-        state.services.get("principals"),
-    )
+    principal, _ = await authenticate(state.database.pool, state.services, token, api_key)
     if not principal.is_authenticated:
         raise Unauthenticated("sign in or use a signed stream URL")
     return principal
