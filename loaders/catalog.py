@@ -16,7 +16,7 @@ import asyncpg
 from aiodataloader import DataLoader
 
 from infra.authz.service import VisibilityFilter
-from loaders.peek import Peek, peek
+from loaders.peek import PeekableLoader
 from loaders.visibility import EVERYTHING, AddParam, library_condition, visibility_conditions
 
 __all__ = [
@@ -38,17 +38,12 @@ Row = Any
 TOP_LEVEL_KINDS = ["movie", "series", "artist", "album"]
 
 
-class _PoolLoader(DataLoader[uuid.UUID, Any]):
+class _PoolLoader(PeekableLoader[uuid.UUID, Any]):
     """A loader over the pool whose cache can be read without waiting (``peek``)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self.futures: dict[Any, Any] = {}
-        super().__init__(cache_map=self.futures)
+        super().__init__()
         self.pool = pool
-
-    def peek(self, key: uuid.UUID) -> Peek:
-        """The loaded value when this request already loaded ``key`` (a primed page)."""
-        return peek(self.futures, key)
 
 
 class _RowByIdLoader(_PoolLoader):

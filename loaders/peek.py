@@ -3,9 +3,11 @@ prefetch loaded answers at once instead of costing the executor a coroutine and 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["MISSING", "Peek", "peek"]
+from aiodataloader import DataLoader
+
+__all__ = ["MISSING", "Peek", "PeekableLoader", "peek"]
 
 
 class Peek:
@@ -27,3 +29,19 @@ def peek(futures: dict[Any, Any], key: Any) -> Peek:
     if future is None or not future.done() or future.cancelled() or future.exception():
         return MISSING
     return Peek(True, future.result())
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class PeekableLoader(DataLoader[K, V]):
+    """A loader whose cache can be read without waiting (``peek``)."""
+
+    def __init__(self) -> None:
+        self.futures: dict[Any, Any] = {}
+        super().__init__(cache_map=self.futures)
+
+    def peek(self, key: K) -> Peek:
+        """The loaded value when this request already loaded ``key`` (a primed page)."""
+        return peek(self.futures, key)

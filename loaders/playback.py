@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from aiodataloader import DataLoader
 
 from infra.authz.service import VisibilityFilter
-from loaders.peek import Peek, peek
+from loaders.peek import PeekableLoader
 from loaders.visibility import EVERYTHING, visibility_conditions
 
 __all__ = ["ItemUserData", "UserDataByItemIdLoader"]
@@ -32,21 +31,16 @@ class ItemUserData:
     row: Any
 
 
-class UserDataByItemIdLoader(DataLoader[uuid.UUID, ItemUserData | None]):
+class UserDataByItemIdLoader(PeekableLoader[uuid.UUID, ItemUserData | None]):
     """One profile's watch state per item (None for an item the caller may not see)."""
 
     def __init__(
         self, pool: asyncpg.Pool, profile_id: uuid.UUID, visibility: VisibilityFilter = EVERYTHING
     ) -> None:
-        self.futures: dict[Any, Any] = {}
-        super().__init__(cache_map=self.futures)
+        super().__init__()
         self.pool = pool
         self.profile_id = profile_id
         self.visibility = visibility
-
-    def peek(self, key: uuid.UUID) -> Peek:
-        """The item's watch state when this request already loaded it (a prefetched page)."""
-        return peek(self.futures, key)
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[ItemUserData | None]:
         if self.visibility.nothing_visible:
